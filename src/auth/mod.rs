@@ -1,0 +1,258 @@
+//! Sign-in: the ways a session gets access tokens for the licensing API, and
+//! the cache that keeps a session connected by renewing them.
+//!
+//! Each flow is a [`TokenSource`]; [`Credential`] wraps one with a cache that
+//! renews the token before it expires and once more after a 401.
+
+pub mod client_secret;
+pub mod jwt;
+pub mod oauth_http;
+pub mod password;
+pub mod secret;
+pub mod static_token;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::log::CallLog;
+use async_trait::async_trait;
+pub use secret::Secret;
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
+
+/// The app id of the "LicenseManager" API that issues the policies.
+pub const LICENSE_MANAGER_APP_ID: &str = "aeb86249-8ea3-49e2-900b-54cc8e308f85";
+/// The published module's public client id.
+pub const MODULE_CLIENT_ID: &str = "3d5cffa9-04da-4657-8cab-c7f074657cad";
+/// The published module's registered redirect URI.
+pub const MODULE_REDIRECT_URI: &str = "http://localhost/m365/commerce";
+/// The message of the published module when a session cannot go on.
+pub const EXPIRED_MESSAGE: &str = "Your credentials have expired. Please, call Connect-MSCommerce again to regain access to MSCommerce Module.";
+
+/// Renew a token this long before it expires.
+pub const REFRESH_MARGIN: time::Duration = time::Duration::minutes(5);
+
+/// How a session signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Flow {
+    AccessToken,
+    ClientSecret,
+    Certificate,
+    ManagedIdentity,
+    Password,
+    DeviceCode,
+    Interactive,
+}
+
+impl Flow {
+    /// The `flow` names of a connect request.
+    pub fn parse(name: &str) -> Result<Flow> {
+        const ALL: [(&str, Flow); 7] = [
+            ("accessToken", Flow::AccessToken),
+            ("clientSecret", Flow::ClientSecret),
+            ("certificate", Flow::Certificate),
+            ("managedIdentity", Flow::ManagedIdentity),
+            ("password", Flow::Password),
+            ("deviceCode", Flow::DeviceCode),
+            ("interactive", Flow::Interactive),
+        ];
+        ALL.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "flow '{name}' is not known; use one of {}",
+                    ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                ))
+            })
+    }
+}
+
+/// An access token and when it expires.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub secret: Secret,
+    pub expires_on: Option<OffsetDateTime>,
+}
+
+impl Token {
+    /// A token whose expiry is read from its claims when it is a JWT.
+    pub fn from_bearer(secret: Secret) -> Token {
+        let expires_on = jwt::claims(secret.expose()).and_then(|c| c.expires_on());
+        Token { secret, expires_on }
+    }
+
+    fn fresh(&self, now: OffsetDateTime) -> bool {
+        self.expires_on.is_none_or(|e| e - REFRESH_MARGIN > now)
+    }
+
+    fn expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_on.is_some_and(|e| e <= now)
+    }
+}
+
+/// One way of obtaining tokens.
+#[async_trait]
+pub trait TokenSource: Send + Sync {
+    /// Obtain a new token (the caller caches it).
+    async fn acquire(&self, log: &CallLog) -> Result<Token>;
+
+    /// Whether `acquire` can produce a new token later (false for a token
+    /// given by the caller).
+    fn renewable(&self) -> bool {
+        true
+    }
+}
+
+/// What a host may see of a connection: never the token.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectionInfo {
+    pub account: Option<String>,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub flow: Flow,
+    pub environment: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_on: Option<OffsetDateTime>,
+}
+
+/// A token source with its cache.
+pub struct Credential {
+    source: Box<dyn TokenSource>,
+    cached: Mutex<Option<Token>>,
+}
+
+impl Credential {
+    pub fn new(source: Box<dyn TokenSource>, first: Option<Token>) -> Self {
+        Credential {
+            source,
+            cached: Mutex::new(first),
+        }
+    }
+
+    pub fn renewable(&self) -> bool {
+        self.source.renewable()
+    }
+
+    /// A token good for a call: the cached one while it is fresh, else a new
+    /// one. `rejected` is a token the service just answered 401 to: it is
+    /// renewed unless another call already did so.
+    pub async fn token(&self, rejected: Option<&Secret>, log: &CallLog) -> Result<Token> {
+        let mut cached = self.cached.lock().await;
+        let now = OffsetDateTime::now_utc();
+        if let Some(t) = cached.as_ref() {
+            let was_rejected = rejected.is_some_and(|r| r == &t.secret);
+            if !was_rejected && (t.fresh(now) || (!self.source.renewable() && !t.expired(now))) {
+                return Ok(t.clone());
+            }
+            if !self.source.renewable() {
+                let detail = if was_rejected {
+                    "the service refused the access token given to Connect-MSCommerce, and a token given by the caller cannot be renewed"
+                } else {
+                    "the access token given to Connect-MSCommerce has expired, and a token given by the caller cannot be renewed"
+                };
+                return Err(Error::new(
+                    ErrorKind::Authentication,
+                    format!("{EXPIRED_MESSAGE} ({detail})"),
+                ));
+            }
+            log.push(if was_rejected {
+                "token refused by the service; signing in again"
+            } else {
+                "token about to expire; renewing it"
+            });
+        }
+        let token = self.source.acquire(log).await?;
+        *cached = Some(token.clone());
+        Ok(token)
+    }
+
+    pub async fn expires_on(&self) -> Option<OffsetDateTime> {
+        self.cached.lock().await.as_ref().and_then(|t| t.expires_on)
+    }
+}
+
+/// `aeb8…` → `aeb8…/.default`; a full scope stays as it is.
+pub fn normalise_scope(scope: Option<&str>) -> Result<String> {
+    let s = scope.map(str::trim).filter(|s| !s.is_empty());
+    let s = s.unwrap_or(LICENSE_MANAGER_APP_ID);
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid(format!(
+            "scope '{}' must be one resource or scope",
+            s.escape_debug()
+        )));
+    }
+    let has_path = match s.split_once("://") {
+        Some((_, rest)) => rest.trim_end_matches('/').contains('/'),
+        None => s.contains('/'),
+    };
+    if has_path {
+        // Already a scope: `…/.default`, `api://app/user_impersonation`, …
+        return Ok(s.to_string());
+    }
+    Ok(format!("{}/.default", s.trim_end_matches('/')))
+}
+
+/// A tenant id (GUID), a verified domain, or organizations/common/consumers.
+pub fn validate_tenant(tenant: &str) -> Result<()> {
+    let ok = !tenant.is_empty()
+        && tenant.len() <= 256
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && !tenant.starts_with('.')
+        && !tenant.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "tenantId '{}' is not a tenant id (a GUID) or a domain name",
+            tenant.escape_debug()
+        )))
+    }
+}
+
+/// A client id: an application's GUID (or another simple id).
+pub fn validate_client_id(id: &str) -> Result<()> {
+    crate::ids::validate_id("clientId", id)
+}
+
+/// `{authority}/{tenant}/oauth2/v2.0/{endpoint}`.
+pub fn authority_endpoint(authority: &url::Url, tenant: &str, endpoint: &str) -> Result<url::Url> {
+    validate_tenant(tenant)?;
+    let base = authority.as_str().trim_end_matches('/');
+    url::Url::parse(&format!("{base}/{tenant}/oauth2/v2.0/{endpoint}"))
+        .map_err(|e| Error::invalid(format!("authority '{authority}': {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes() {
+        let d = format!("{LICENSE_MANAGER_APP_ID}/.default");
+        assert_eq!(normalise_scope(None).unwrap(), d);
+        assert_eq!(normalise_scope(Some(LICENSE_MANAGER_APP_ID)).unwrap(), d);
+        assert_eq!(normalise_scope(Some(&d)).unwrap(), d);
+        assert_eq!(
+            normalise_scope(Some("https://graph.microsoft.com/")).unwrap(),
+            "https://graph.microsoft.com/.default"
+        );
+        assert!(normalise_scope(Some("a b")).is_err());
+    }
+
+    #[test]
+    fn tenants() {
+        for t in [
+            "organizations",
+            "contoso.onmicrosoft.com",
+            "11111111-2222-3333-4444-555555555555",
+        ] {
+            validate_tenant(t).unwrap();
+        }
+        for t in ["", "a/b", "..", "a?b", "x y"] {
+            assert!(validate_tenant(t).is_err());
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! MSCommerce-rs: a client of the Microsoft 365 licensing API that turns
+//! self-service purchase on or off per product, for the `MSCommerce`
+//! PowerShell module (through the C ABI), the `mscommerce` CLI and tests.
+//!
+//! - [`client`]: the licensing API operations, retries, errors;
+//! - [`auth`]: sign-in flows and the token cache;
+//! - [`session`]: a session and the JSON requests of the C ABI;
+//! - [`transport`]: the HTTP client (TLS 1.2+, trust store, proxy);
+//! - `emulator` (feature `emulator`): the imitation service and sign-in
+//!   endpoints every test talks to.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod ids;
+pub mod log;
+pub mod model;
+pub mod options;
+pub mod session;
+pub mod transport;
+
+pub use error::{Error, ErrorKind, Result};
+pub use session::Session;
