@@ -1,0 +1,55 @@
+# MSCommerce: a drop-in rebuild of Microsoft's MSCommerce module over a native core (Rust, C ABI).
+# The functions are thin: each is its parameter block and one call to the private dispatcher
+# Invoke-MSCommerceNative (Private/Invoke-MSCommerceNative.ps1); the work is in the native library.
+
+# No Set-StrictMode: answers leave out fields that do not apply, and reading an absent property
+# must give $null.
+
+$privateScripts = @(
+    'Native.ps1',
+    'Invoke-MSCommerceNative.ps1',
+    'ConvertTo-MSCommerceConnectRequest.ps1',
+    'Register-MSCommerceArgumentCompleters.ps1'
+)
+$publicScripts = @(
+    'Connect-MSCommerce.ps1',
+    'Disconnect-MSCommerce.ps1',
+    'Get-MSCommerceConnectionInfo.ps1',
+    'Get-MSCommercePolicies.ps1',
+    'Get-MSCommercePolicy.ps1',
+    'Get-MSCommerceProductPolicies.ps1',
+    'Get-MSCommerceProductPolicy.ps1',
+    'Update-MSCommerceProductPolicy.ps1'
+)
+
+foreach ($scriptName in $privateScripts) {
+    . ([System.IO.Path]::Combine($PSScriptRoot, 'Private', $scriptName))
+}
+foreach ($scriptName in $publicScripts) {
+    . ([System.IO.Path]::Combine($PSScriptRoot, 'Public', $scriptName))
+}
+
+$script:MSCommerceSession = $null
+Initialize-MSCommerceNative -ModuleRoot $PSScriptRoot
+
+# One native session per runspace: freed when the module is removed.
+$ExecutionContext.SessionState.Module.OnRemove = {
+    $session = $script:MSCommerceSession
+    $script:MSCommerceSession = $null
+    if ($null -ne $session) {
+        $session.Dispose()
+    }
+}
+
+Register-MSCommerceArgumentCompleters
+
+Export-ModuleMember -Function @(
+    'Connect-MSCommerce',
+    'Disconnect-MSCommerce',
+    'Get-MSCommerceConnectionInfo',
+    'Get-MSCommercePolicies',
+    'Get-MSCommercePolicy',
+    'Get-MSCommerceProductPolicies',
+    'Get-MSCommerceProductPolicy',
+    'Update-MSCommerceProductPolicy'
+)

@@ -1,0 +1,119 @@
+# Connect-MSCommerce's parameters -> the connect request of the C ABI (native-abi.md). Only bound
+# parameters are sent: defaults, validation and normalisation (e.g. a bare resource app id versus
+# its /.default scope) live in the native library.
+
+# Parameter set -> flow.
+$script:MSCommerceConnectFlows = @{
+    Interactive              = 'interactive'
+    DeviceCode               = 'deviceCode'
+    Credential               = 'password'
+    AppSecret                = 'clientSecret'
+    AppCertificateThumbprint = 'certificate'
+    AppCertificateFile       = 'certificate'
+    Identity                 = 'managedIdentity'
+    AccessToken              = 'accessToken'
+}
+
+# Plain parameters -> request fields.
+$script:MSCommerceConnectFields = @{
+    ClientId              = 'clientId'
+    TenantId              = 'tenantId'
+    LoginHint             = 'loginHint'
+    Resource              = 'scope'
+    CertificateThumbprint = 'certificateThumbprint'
+    Environment           = 'environment'
+    ServiceUrl            = 'serviceUrl'
+    AuthorityHost         = 'authorityHost'
+}
+
+function ConvertFrom-MSCommerceSecureString {
+    <#
+    .SYNOPSIS
+    The plain text of a SecureString (works on .NET Framework and .NET; the BSTR is zeroed).
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Security.SecureString] $SecureString
+    )
+
+    $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($SecureString)
+    try {
+        [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr)
+    }
+    finally {
+        [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
+    }
+}
+
+function ConvertTo-MSCommerceConnectRequest {
+    <#
+    .SYNOPSIS
+    Builds the connect request hashtable for Connect-MSCommerce's parameter set and bound parameters.
+    #>
+    [CmdletBinding()]
+    [OutputType([hashtable])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Caller,
+
+        [Parameter(Mandatory = $true)]
+        [System.Collections.IDictionary] $BoundParameters
+    )
+
+    $setName = $Caller.ParameterSetName
+    $flow = $script:MSCommerceConnectFlows[$setName]
+    if ($null -eq $flow) {
+        $flow = 'interactive'
+    }
+    $request = @{ flow = $flow }
+    if ($flow -eq 'interactive' -or $flow -eq 'deviceCode') {
+        $request['step'] = 'start'
+    }
+
+    foreach ($parameter in $script:MSCommerceConnectFields.Keys) {
+        if ($BoundParameters.Contains($parameter)) {
+            $request[$script:MSCommerceConnectFields[$parameter]] = [string]$BoundParameters[$parameter]
+        }
+    }
+
+    if ($BoundParameters.Contains('RedirectUri') -and $null -ne $BoundParameters['RedirectUri']) {
+        $request['redirectUri'] = ([uri]$BoundParameters['RedirectUri']).OriginalString
+    }
+
+    if ($BoundParameters.Contains('Credential')) {
+        $credential = [System.Management.Automation.PSCredential]$BoundParameters['Credential']
+        $request['username'] = $credential.UserName
+        $request['password'] = ConvertFrom-MSCommerceSecureString -SecureString $credential.Password
+    }
+
+    if ($BoundParameters.Contains('ClientSecretCredential')) {
+        $credential = [System.Management.Automation.PSCredential]$BoundParameters['ClientSecretCredential']
+        $request['clientId'] = $credential.UserName
+        $request['clientSecret'] = ConvertFrom-MSCommerceSecureString -SecureString $credential.Password
+    }
+
+    if ($BoundParameters.Contains('CertificatePath')) {
+        $request['certificatePath'] = $Caller.GetUnresolvedProviderPathFromPSPath([string]$BoundParameters['CertificatePath'])
+    }
+
+    if ($BoundParameters.Contains('CertificatePassword') -and $null -ne $BoundParameters['CertificatePassword']) {
+        $request['certificatePassword'] = ConvertFrom-MSCommerceSecureString -SecureString $BoundParameters['CertificatePassword']
+    }
+
+    if ($BoundParameters.Contains('AccessToken')) {
+        $token = $BoundParameters['AccessToken']
+        if ($token -is [System.Management.Automation.PSObject]) {
+            $token = $token.PSObject.BaseObject
+        }
+        if ($token -is [System.Security.SecureString]) {
+            $request['accessToken'] = ConvertFrom-MSCommerceSecureString -SecureString $token
+        }
+        else {
+            $request['accessToken'] = [string]$token
+        }
+    }
+
+    $request
+}

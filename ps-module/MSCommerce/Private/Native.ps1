@@ -1,0 +1,230 @@
+# Loading the native library: pick the file for this OS and process architecture, generate the
+# C# shim with its absolute path, compile it once per process, open one native session per
+# runspace (module import).
+
+function Get-MSCommerceRuntimeIdentifier {
+    <#
+    .SYNOPSIS
+    The runtime identifier (win-x64, linux-arm64, ...) and library file name of this process.
+    #>
+    [CmdletBinding()]
+    [OutputType([hashtable])]
+    param()
+
+    # Windows PowerShell 5.1 has no $IsWindows/$IsLinux/$IsMacOS: there, it is Windows.
+    $onWindows = Get-Variable -Name 'IsWindows' -ValueOnly -ErrorAction SilentlyContinue
+    $onLinux = Get-Variable -Name 'IsLinux' -ValueOnly -ErrorAction SilentlyContinue
+    $onMacOS = Get-Variable -Name 'IsMacOS' -ValueOnly -ErrorAction SilentlyContinue
+    if ($null -eq $onWindows) {
+        $onWindows = $true
+    }
+
+    if ($onWindows) {
+        $os = 'win'
+        $fileName = 'mscommerce.dll'
+    }
+    elseif ($onMacOS) {
+        $os = 'osx'
+        $fileName = 'libmscommerce.dylib'
+    }
+    elseif ($onLinux) {
+        $os = 'linux'
+        $fileName = 'libmscommerce.so'
+    }
+    else {
+        $os = 'linux'
+        $fileName = 'libmscommerce.so'
+    }
+
+    # RuntimeInformation exists on .NET Framework 4.7.1+ and every .NET (Core); older Windows
+    # PowerShell hosts fall back to the pointer size and the process's PROCESSOR_ARCHITECTURE.
+    $architecture = $null
+    $runtimeInformation = 'System.Runtime.InteropServices.RuntimeInformation' -as [type]
+    if ($null -ne $runtimeInformation) {
+        $architecture = [string]$runtimeInformation::ProcessArchitecture
+    }
+    if ([string]::IsNullOrEmpty($architecture)) {
+        if ($env:PROCESSOR_ARCHITECTURE -eq 'ARM64') {
+            $architecture = 'Arm64'
+        }
+        elseif ([Environment]::Is64BitProcess) {
+            $architecture = 'X64'
+        }
+        else {
+            $architecture = 'X86'
+        }
+    }
+
+    $arch = $architecture.ToLowerInvariant()
+    @{
+        Rid          = "$os-$arch"
+        OS           = $os
+        Architecture = $arch
+        FileName     = $fileName
+    }
+}
+
+function Resolve-MSCommerceNativeLibrary {
+    <#
+    .SYNOPSIS
+    The absolute path of the native library: runtimes/<rid>/native/<file> under the module folder,
+    or the file named by $env:MSCOMMERCE_NATIVE_LIBRARY (for development and tests).
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $ModuleRoot
+    )
+
+    $runtime = Get-MSCommerceRuntimeIdentifier
+    if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_NATIVE_LIBRARY)) {
+        $candidate = $env:MSCOMMERCE_NATIVE_LIBRARY
+        $source = 'the MSCOMMERCE_NATIVE_LIBRARY environment variable'
+    }
+    else {
+        $candidate = [System.IO.Path]::Combine($ModuleRoot, 'runtimes', $runtime.Rid, 'native', $runtime.FileName)
+        $source = "the module folder (runtimes/$($runtime.Rid)/native)"
+    }
+
+    if (-not [System.IO.File]::Exists($candidate)) {
+        $message = "MSCommerce: the native library for this platform ($($runtime.Rid)) was not found at '$candidate', named by $source. " +
+            "Build the library and stage the module with build.ps1 (it copies $($runtime.FileName) into runtimes/$($runtime.Rid)/native/), " +
+            'or set MSCOMMERCE_NATIVE_LIBRARY to the full path of a built library.'
+        throw (New-Object System.IO.FileNotFoundException -ArgumentList $message, $candidate)
+    }
+    [System.IO.Path]::GetFullPath($candidate)
+}
+
+function Get-MSCommerceShimSource {
+    <#
+    .SYNOPSIS
+    The C# source of the P/Invoke shim: the template with the library's absolute path substituted.
+
+    .DESCRIPTION
+    The template holds one placeholder, __MSCOMMERCE_LIBRARY_PATH__, inside a regular C# string
+    literal. It is replaced by the path with each backslash doubled and each double quote escaped
+    with a backslash. tests/powershell applies the same rule to compile the shim with Mono.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $TemplatePath,
+
+        [Parameter(Mandatory = $true)]
+        [string] $LibraryPath
+    )
+
+    $template = [System.IO.File]::ReadAllText($TemplatePath, [System.Text.Encoding]::UTF8)
+    $escaped = $LibraryPath.Replace('\', '\\').Replace('"', '\"')
+    $template.Replace('__MSCOMMERCE_LIBRARY_PATH__', $escaped)
+}
+
+function Import-MSCommerceShim {
+    <#
+    .SYNOPSIS
+    Compiles the shim with Add-Type, once per process.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $TemplatePath,
+
+        [Parameter(Mandatory = $true)]
+        [string] $LibraryPath
+    )
+
+    $nativeMethods = 'MSCommerce.Native.NativeMethods' -as [type]
+    if ($null -eq $nativeMethods) {
+        $source = Get-MSCommerceShimSource -TemplatePath $TemplatePath -LibraryPath $LibraryPath
+        Add-Type -TypeDefinition $source -Language CSharp -ErrorAction Stop
+        $nativeMethods = 'MSCommerce.Native.NativeMethods' -as [type]
+    }
+    else {
+        $loadedPath = [string]$nativeMethods::LibraryPath
+        if ($loadedPath -ne $LibraryPath) {
+            Write-Warning ("MSCommerce: this process already loaded the native library from '$loadedPath'; " +
+                "it keeps using it instead of '$LibraryPath'. Start a new PowerShell session to switch.")
+        }
+    }
+    $nativeMethods
+}
+
+function Get-MSCommerceSessionOptionsJson {
+    <#
+    .SYNOPSIS
+    The options of the native session, from MSCOMMERCE_* environment variables (all optional).
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param()
+
+    $options = @{}
+    if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_ENVIRONMENT)) {
+        $options['environment'] = [string]$env:MSCOMMERCE_ENVIRONMENT
+    }
+    if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_SERVICE_URL)) {
+        $options['serviceUrl'] = [string]$env:MSCOMMERCE_SERVICE_URL
+    }
+    if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_AUTHORITY_HOST)) {
+        $options['authorityHost'] = [string]$env:MSCOMMERCE_AUTHORITY_HOST
+    }
+    if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_CA_FILE)) {
+        $options['caCertificatePath'] = [string]$env:MSCOMMERCE_CA_FILE
+    }
+    if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_PROXY)) {
+        $options['proxy'] = [string]$env:MSCOMMERCE_PROXY
+    }
+    if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_TIMEOUT_SECONDS)) {
+        $options['timeoutSeconds'] = [double]::Parse($env:MSCOMMERCE_TIMEOUT_SECONDS, [System.Globalization.CultureInfo]::InvariantCulture)
+    }
+    if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_MAX_RETRIES)) {
+        $options['maxRetries'] = [int]::Parse($env:MSCOMMERCE_MAX_RETRIES, [System.Globalization.CultureInfo]::InvariantCulture)
+    }
+    ConvertTo-Json -InputObject $options -Compress -Depth 6
+}
+
+function Initialize-MSCommerceNative {
+    <#
+    .SYNOPSIS
+    Loads the library, checks its ABI version and opens this runspace's native session.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $ModuleRoot
+    )
+
+    $libraryPath = Resolve-MSCommerceNativeLibrary -ModuleRoot $ModuleRoot
+    $templatePath = [System.IO.Path]::Combine($ModuleRoot, 'MSCommerce.Native.cs.template')
+    $nativeMethods = Import-MSCommerceShim -TemplatePath $templatePath -LibraryPath $libraryPath
+
+    $abi = [MSCommerce.Native.NativeSession]::AbiVersion()
+    if ($abi -ne $nativeMethods::ExpectedAbiVersion) {
+        throw ("MSCommerce: the native library '$libraryPath' implements ABI version $abi; " +
+            "this module needs version $($nativeMethods::ExpectedAbiVersion). Rebuild with build.ps1.")
+    }
+
+    $optionsJson = Get-MSCommerceSessionOptionsJson
+    $result = $null
+    $session = [MSCommerce.Native.NativeSession]::Create($optionsJson, [ref] $result)
+    if ($null -eq $session) {
+        $detail = $result.Json
+        try {
+            $parsed = ConvertFrom-Json -InputObject $result.Json
+            if ($null -ne $parsed.error) {
+                $detail = $parsed.error.message
+            }
+        }
+        catch {
+            Write-Verbose "MSCommerce: could not parse the session error: $($_.Exception.Message)"
+        }
+        throw "MSCommerce: could not open a native session (code $($result.Code)): $detail"
+    }
+
+    $script:MSCommerceLibraryPath = $libraryPath
+    $script:MSCommerceSession = $session
+    Write-Verbose ("MSCommerce: native library $([MSCommerce.Native.NativeSession]::LibraryVersion()) " +
+        "(ABI $abi) loaded from '$libraryPath'")
+}

@@ -1,0 +1,418 @@
+"""Static checks of ps-module/MSCommerce: syntax (tree-sitter), the surface against the hand-written
+golden file, the manifest, comment-based help, the thin-function design, the format view."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import psast
+from conftest import MODULE_DIR, module_script_files
+
+PUBLIC_DIR = MODULE_DIR / "Public"
+PRIVATE_DIR = MODULE_DIR / "Private"
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Syntax
+# ---------------------------------------------------------------------------------------------
+
+def test_tree_sitter_reports_real_syntax_errors():
+    """The parser check is real: broken PowerShell yields ERROR/MISSING nodes."""
+    assert psast.syntax_problems("function f {\n    param(\n        [string] $a\n    \n    if ($a -eq {\n}\n")
+    assert psast.syntax_problems("$x = @{ a = 1\n")
+    assert not psast.syntax_problems("function f {\n    param(\n        [string] $a\n    )\n    $a\n}\n")
+
+
+def test_module_has_script_files():
+    names = {p.name for p in module_script_files()}
+    assert {"MSCommerce.psd1", "MSCommerce.psm1"} <= names
+    assert len(names) >= 10
+
+
+@pytest.mark.parametrize("path", module_script_files(), ids=lambda p: str(p.relative_to(MODULE_DIR)))
+def test_script_parses_without_errors(path):
+    problems = psast.syntax_problems(path.read_bytes())
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", module_script_files(), ids=lambda p: str(p.relative_to(MODULE_DIR)))
+def test_script_avoids_constructs_tree_sitter_misparses(path):
+    """testing.md: param(...) followed by code on one line, two switch clauses on one line,
+    labelled break/continue and empty here-strings are parsed wrongly: the module avoids them."""
+    source = path.read_text(encoding="utf-8")
+    for number, line in enumerate(source.splitlines(), 1):
+        stripped = line.strip()
+        assert not re.match(r"^param\s*\(.*\)\s*\S", stripped, re.I), f"{path.name}:{number}: code after param(...)"
+        assert not re.search(r"\b(break|continue)\s+[A-Za-z_]\w*\s*$", stripped) or stripped.startswith("#"), f"{path.name}:{number}: labelled break/continue"
+        assert not re.match(r"^:[A-Za-z_]\w*\s+(foreach|for|while|do|switch)\b", stripped, re.I), f"{path.name}:{number}: loop label"
+    assert not re.search(r"@\"\r?\n\"@|@'\r?\n'@", source), f"{path.name}: empty here-string"
+
+
+def test_files_are_utf8_without_bom_and_crlf_free_of_tabs():
+    for path in list(module_script_files()) + [MODULE_DIR / "MSCommerce.Native.cs.template", MODULE_DIR / "MSCommerce.format.ps1xml"]:
+        data = path.read_bytes()
+        data.decode("utf-8")
+        assert b"\t" not in data, f"{path.name} has tabs"
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Surface and manifest
+# ---------------------------------------------------------------------------------------------
+
+PARAMETER_DEFAULTS = {"aliases": [], "validateSet": None, "validateNotNullOrEmpty": False, "default": None}
+SET_DEFAULTS = {"mandatory": False, "position": None, "valueFromPipeline": False, "valueFromPipelineByPropertyName": False}
+
+
+def expand_golden(function: dict) -> dict:
+    expanded = {
+        "defaultParameterSet": function["defaultParameterSet"],
+        "supportsShouldProcess": function["supportsShouldProcess"],
+        "confirmImpact": function["confirmImpact"],
+        "parameters": {},
+    }
+    for name, parameter in function["parameters"].items():
+        entry = copy.deepcopy(PARAMETER_DEFAULTS)
+        entry.update({k: v for k, v in parameter.items() if k != "sets"})
+        entry["sets"] = {}
+        for set_name, info in parameter["sets"].items():
+            merged = dict(SET_DEFAULTS)
+            merged.update(info)
+            entry["sets"][psast.ALL_SETS if set_name == "*" else set_name] = merged
+        expanded["parameters"][name] = entry
+    return expanded
+
+
+def extracted(function_info) -> dict:
+    surface = function_info.surface
+    return {
+        "defaultParameterSet": surface["defaultParameterSet"],
+        "supportsShouldProcess": surface["supportsShouldProcess"],
+        "confirmImpact": surface["confirmImpact"],
+        "parameters": surface["parameters"],
+    }
+
+
+def test_golden_lists_the_cmdlets_of_cmdlets_md(golden):
+    assert golden["module"] == "MSCommerce"
+    assert sorted(golden["functions"]) == sorted([
+        "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
+        "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
+        "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
+    ])
+
+
+def test_every_golden_function_is_defined_as_an_advanced_function(golden, module_functions):
+    for name in golden["functions"]:
+        assert name in module_functions, f"{name} is not defined in the module"
+        assert module_functions[name].surface["cmdletBinding"], f"{name} has no [CmdletBinding()]"
+        assert module_functions[name].path.parent == PUBLIC_DIR, f"{name} should live in Public/"
+
+
+def test_public_folder_holds_exactly_the_golden_functions(golden, module_functions):
+    public = sorted(name for name, info in module_functions.items() if info.path.parent == PUBLIC_DIR)
+    assert public == sorted(golden["functions"])
+
+
+@pytest.mark.parametrize("name", [
+    "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
+    "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
+    "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
+])
+def test_surface_matches_golden(name, golden, module_functions):
+    want = expand_golden(golden["functions"][name])
+    got = extracted(module_functions[name])
+    if got != want:
+        diffs = []
+        for key in ("defaultParameterSet", "supportsShouldProcess", "confirmImpact"):
+            if got[key] != want[key]:
+                diffs.append(f"{key}: module {got[key]!r}, golden {want[key]!r}")
+        for parameter in sorted(set(got["parameters"]) | set(want["parameters"])):
+            g = got["parameters"].get(parameter)
+            w = want["parameters"].get(parameter)
+            if g != w:
+                diffs.append(f"-{parameter}:\n  module {json.dumps(g, sort_keys=True)}\n  golden {json.dumps(w, sort_keys=True)}")
+        pytest.fail(f"{name} differs from surface.golden.json:\n" + "\n".join(diffs))
+
+
+def test_parameter_order_in_the_published_cmdlets(module_functions):
+    """Positional parameters are declared in position order (as the published module lists them)."""
+    for info in module_functions.values():
+        if info.path.parent != PUBLIC_DIR:
+            continue
+        for set_name in psast.all_set_names(info.surface):
+            positions = [
+                psast.in_set(entry, set_name)["position"]
+                for entry in info.surface["parameters"].values()
+                if psast.in_set(entry, set_name) is not None and psast.in_set(entry, set_name)["position"] is not None
+            ]
+            assert positions == sorted(positions), f"{info.name} [{set_name}] positions {positions}"
+            assert len(positions) == len(set(positions)), f"{info.name} [{set_name}] duplicate positions"
+
+
+def test_manifest(manifest, golden):
+    assert manifest["RootModule"] == "MSCommerce.psm1"
+    assert manifest["ModuleVersion"] == "0.1.0"
+    assert manifest["PowerShellVersion"] == "5.1"
+    assert manifest["CompatiblePSEditions"] == ["Desktop", "Core"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", manifest["GUID"])
+    assert manifest["CmdletsToExport"] == []
+    assert manifest["VariablesToExport"] == []
+    assert manifest["AliasesToExport"] == []
+    assert manifest["FormatsToProcess"] == ["MSCommerce.format.ps1xml"]
+    assert (MODULE_DIR / manifest["RootModule"]).is_file()
+    for name in manifest["FormatsToProcess"]:
+        assert (MODULE_DIR / name).is_file()
+    assert MODULE_DIR.name == "MSCommerce", "Import-Module -Name MSCommerce needs the folder to be named MSCommerce"
+
+
+def test_functions_to_export_equals_golden(manifest, golden):
+    exported = manifest["FunctionsToExport"]
+    assert isinstance(exported, list) and all("*" not in name for name in exported), "no wildcards"
+    assert sorted(exported) == sorted(golden["functions"])
+
+
+def test_psm1_exports_the_same_list_and_dot_sources_every_script(manifest):
+    source = (MODULE_DIR / "MSCommerce.psm1").read_text(encoding="utf-8")
+    invocations = [i for i in psast.invocations_in(source) if i.name == "Export-ModuleMember"]
+    assert len(invocations) == 1
+    exported = re.findall(r"'([A-Za-z]+-MSCommerce\w*)'", invocations[0].source)
+    assert sorted(exported) == sorted(manifest["FunctionsToExport"])
+    for folder in (PUBLIC_DIR, PRIVATE_DIR):
+        for script in folder.glob("*.ps1"):
+            assert f"'{script.name}'" in source, f"MSCommerce.psm1 does not dot-source {folder.name}/{script.name}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Thin functions, dispatcher, errors
+# ---------------------------------------------------------------------------------------------
+
+def calls_in(info) -> list[psast.Invocation]:
+    return psast.invocations_in(psast.text(info.node, info.src))
+
+
+@pytest.mark.parametrize("name", [
+    "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
+    "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
+    "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
+])
+def test_public_function_is_one_dispatcher_call(name, module_functions):
+    info = module_functions[name]
+    calls = calls_in(info)
+    dispatcher = [c for c in calls if c.name == "Invoke-MSCommerceNative"]
+    assert len(dispatcher) == 1, f"{name} calls the dispatcher {len(dispatcher)} times"
+    assert any(p[1] == "Caller" for p in dispatcher[0].named), "the dispatcher gets -Caller $PSCmdlet"
+    private = {n for n, i in module_functions.items() if i.path.parent == PRIVATE_DIR}
+    others = [c.name for c in calls if c.name in private and c.name not in ("Invoke-MSCommerceNative", "ConvertTo-MSCommerceConnectRequest")]
+    assert not others, f"{name} calls private helpers besides the dispatcher: {others}"
+    body = psast.text(info.node, info.src)
+    for forbidden in ("NativeSession", "ConvertFrom-Json", "Write-Host", "throw ", "Write-Error"):
+        assert forbidden not in body, f"{name} does '{forbidden}' itself instead of leaving it to the dispatcher"
+
+
+def test_update_uses_should_process_and_progress(module_functions):
+    body = psast.text(module_functions["Update-MSCommerceProductPolicy"].node, module_functions["Update-MSCommerceProductPolicy"].src)
+    assert "$PSCmdlet.ShouldProcess(" in body
+    for block in ("begin", "process", "end"):
+        assert re.search(rf"^\s*{block}\s*\{{", body, re.M), f"no {block} block"
+    dispatcher = psast.text(module_functions["Invoke-MSCommerceNative"].node, module_functions["Invoke-MSCommerceNative"].src)
+    assert "Write-Progress" in dispatcher and "-Completed" in dispatcher
+
+
+def test_dispatcher_maps_codes_to_categories_as_specified():
+    source = (PRIVATE_DIR / "Invoke-MSCommerceNative.ps1").read_text(encoding="utf-8")
+    tree, src = psast.parse(source)
+    assignments = {}
+    for node in psast.walk(tree.root_node):
+        if node.type == "assignment_expression":
+            left = psast.text(node.named_children[0], src)
+            if left.startswith("$script:"):
+                assignments[left] = node
+    names = psast.data_value(assignments["$script:MSCommerceCodeNames"].named_children[-1], src)
+    assert names == ["OK", "InvalidArgument", "NotConnected", "Authentication", "Forbidden", "NotFound",
+                     "Throttled", "Service", "Network", "Timeout", "Pending", "Internal"]
+    categories_text = psast.text(assignments["$script:MSCommerceErrorCategories"], src)
+    mapping = dict(re.findall(r"(\w+)\s*=\s*\[System\.Management\.Automation\.ErrorCategory\]::(\w+)", categories_text))
+    assert mapping == {
+        "InvalidArgument": "InvalidArgument",
+        "NotConnected": "AuthenticationError",
+        "Authentication": "AuthenticationError",
+        "Forbidden": "PermissionDenied",
+        "NotFound": "ObjectNotFound",
+        "Throttled": "LimitsExceeded",
+        "Network": "ConnectionError",
+        "Timeout": "OperationTimeout",
+    }
+    assert "[System.Management.Automation.ErrorCategory]::NotSpecified" in source
+    assert '"MSCommerce.$name"' in source, "ErrorId is MSCommerce.<Code>"
+    assert "$Caller.ThrowTerminatingError(" in source and "$Caller.WriteError(" in source
+    assert "Write-Verbose" in source and "$answer.log" in source
+    assert "'Connection established successfully'" in source and "Write-Host 'Connection established successfully'" in source
+    assert re.search(r"Start-Sleep -Milliseconds \d+", source), "the sign-in poll loop sleeps briefly between polls"
+    assert "TypeNames.Insert(0" in source
+
+
+def test_shim_is_compiled_once_and_session_freed_on_remove():
+    native = (PRIVATE_DIR / "Native.ps1").read_text(encoding="utf-8")
+    assert "'MSCommerce.Native.NativeMethods' -as [type]" in native
+    assert "Add-Type -TypeDefinition" in native
+    assert "__MSCOMMERCE_LIBRARY_PATH__" in native
+    assert "Replace('\\', '\\\\').Replace('\"', '\\\"')" in native, "the documented substitution"
+    assert "'IsWindows'" in native and "Is64BitProcess" in native and "ProcessArchitecture" in native
+    assert "build.ps1" in native
+    for rid_part in ("'win'", "'linux'", "'osx'", "mscommerce.dll", "libmscommerce.so", "libmscommerce.dylib"):
+        assert rid_part in native
+    psm1 = (MODULE_DIR / "MSCommerce.psm1").read_text(encoding="utf-8")
+    assert "$ExecutionContext.SessionState.Module.OnRemove" in psm1 and ".Dispose()" in psm1
+
+
+# ---------------------------------------------------------------------------------------------
+# Help
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [
+    "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
+    "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
+    "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
+])
+def test_comment_based_help(name, module_functions, golden):
+    info = module_functions[name]
+    assert info.help_comment, f"{name} has no comment-based help"
+    help_ = psast.parse_help(info.help_comment)
+    assert help_.get("SYNOPSIS"), f"{name}: no .SYNOPSIS"
+    assert help_.get("DESCRIPTION"), f"{name}: no .DESCRIPTION"
+    documented = {k.lower() for k in help_["PARAMETER"]}
+    for parameter in golden["functions"][name]["parameters"]:
+        assert parameter.lower() in documented, f"{name}: -{parameter} has no .PARAMETER help"
+        assert help_["PARAMETER"][next(k for k in help_["PARAMETER"] if k.lower() == parameter.lower())].strip()
+    assert documented <= {p.lower() for p in golden["functions"][name]["parameters"]}, f"{name}: help for unknown parameters"
+    assert help_["EXAMPLE"], f"{name}: no .EXAMPLE"
+
+
+def example_commands(example: str) -> str:
+    """The code of an example: the lines before the first blank line."""
+    return example.split("\n\n")[0]
+
+
+@pytest.mark.parametrize("name", [
+    "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
+    "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
+    "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
+])
+def test_help_examples_parse_and_bind(name, module_functions):
+    surfaces = {n: i.surface for n, i in module_functions.items()}
+    for example in psast.parse_help(module_functions[name].help_comment)["EXAMPLE"]:
+        code = example_commands(example)
+        assert not psast.syntax_problems(code), f"{name} example does not parse:\n{code}"
+        for invocation in psast.invocations_in(code):
+            if invocation.name in surfaces:
+                try:
+                    psast.bind(surfaces[invocation.name], invocation)
+                except psast.BindingError as error:
+                    pytest.fail(f"{name} example: {invocation.source}\n{error}")
+        assert any(i.name == name for i in psast.invocations_in(code)) or name == "Connect-MSCommerce", \
+            f"{name} example does not use {name}"
+
+
+SEED_EXAMPLES = {
+    "Connect-MSCommerce": ["Connect-MSCommerce"],
+    "Get-MSCommercePolicy": ["Get-MSCommercePolicy -PolicyId AllowSelfServicePurchase"],
+    "Get-MSCommerceProductPolicies": ["Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase"],
+    "Get-MSCommerceProductPolicy": ["Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N"],
+    "Update-MSCommerceProductPolicy": [
+        "Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Enabled $True",
+        "Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Enabled $False",
+    ],
+}
+
+SEED_SCRIPT = (
+    "Import-Module -Name MSCommerce\n"
+    "Connect-MSCommerce #sign-in with your global or billing administrator account when prompted\n"
+    "$product = Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | where {$_.ProductName -match 'Power Automate'}\n"
+    "Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId $product.ProductID -Enabled $false"
+)
+
+
+@pytest.mark.parametrize("name", sorted(SEED_EXAMPLES))
+def test_help_carries_the_seed_examples_verbatim(name, module_functions):
+    examples = [example_commands(e) for e in psast.parse_help(module_functions[name].help_comment)["EXAMPLE"]]
+    for command in SEED_EXAMPLES[name]:
+        assert command in examples, f"{name}: the seed's example '{command}' is not an example of its help"
+
+
+@pytest.mark.parametrize("name", ["Connect-MSCommerce", "Update-MSCommerceProductPolicy"])
+def test_help_carries_the_seed_example_script(name, module_functions):
+    examples = [example_commands(e) for e in psast.parse_help(module_functions[name].help_comment)["EXAMPLE"]]
+    assert SEED_SCRIPT in examples
+
+
+def test_connect_help_shows_every_sign_in_mode(module_functions):
+    examples = "\n".join(psast.parse_help(module_functions["Connect-MSCommerce"].help_comment)["EXAMPLE"])
+    for parameter in ("-UseDeviceCode", "-Credential", "-ClientSecretCredential", "-CertificateThumbprint",
+                      "-CertificatePath", "-Identity", "-AccessToken", "-ServiceUrl"):
+        assert parameter in examples, f"Connect-MSCommerce help has no example with {parameter}"
+
+
+def test_private_functions_have_cmdletbinding(module_functions):
+    for name, info in module_functions.items():
+        if info.path.parent == PRIVATE_DIR:
+            assert info.surface["cmdletBinding"], f"{name} has no [CmdletBinding()]"
+
+
+def test_about_help_topic():
+    path = MODULE_DIR / "en-US" / "about_MSCommerce.help.txt"
+    content = path.read_text(encoding="utf-8")
+    assert content.startswith("TOPIC\n    about_MSCommerce\n")
+    for heading in ("SHORT DESCRIPTION", "LONG DESCRIPTION", "SEE ALSO"):
+        assert f"\n{heading}\n" in content
+    assert SEED_SCRIPT.replace("\n", "\n    ") in content
+
+
+# ---------------------------------------------------------------------------------------------
+# Format view
+# ---------------------------------------------------------------------------------------------
+
+def views() -> dict:
+    root = ET.parse(MODULE_DIR / "MSCommerce.format.ps1xml").getroot()
+    found = {}
+    for view in root.iter("View"):
+        type_name = view.find("ViewSelectedBy/TypeName").text
+        control = view.find("TableControl")
+        if control is None:
+            control = view.find("ListControl")
+            found[type_name] = ("list", [i.find("PropertyName").text for i in control.iter("ListItem")])
+        else:
+            found[type_name] = ("table", [i.find("PropertyName").text for i in control.iter("TableColumnItem")])
+    return found
+
+
+def test_product_policy_table_keeps_the_published_column_order():
+    kind, columns = views()["MSCommerce.ProductPolicy"]
+    assert kind == "table"
+    assert columns == ["PolicyValue", "ProductId", "PolicyId", "ProductName"]
+    root = ET.parse(MODULE_DIR / "MSCommerce.format.ps1xml").getroot()
+    for view in root.iter("View"):
+        if view.find("ViewSelectedBy/TypeName").text == "MSCommerce.ProductPolicy":
+            assert not list(view.iter("Width")), "no fixed widths: values must not be cut (scripts split the text)"
+
+
+def test_views_for_every_output_type():
+    found = views()
+    assert set(found["MSCommerce.Policy"][1]) == {"PolicyId", "Description", "DefaultValue"}
+    assert set(found["MSCommerce.ScopePolicy"][1]) == {"PolicyId", "PolicyValue", "Scope", "ScopeId", "ScopeValue"}
+    assert set(found["MSCommerce.Connection"][1]) == {"Account", "TenantId", "ClientId", "Flow", "Environment", "ExpiresOn"}
+
+
+def test_argument_completers_registered():
+    source = (PRIVATE_DIR / "Register-MSCommerceArgumentCompleters.ps1").read_text(encoding="utf-8")
+    invocations = [i for i in psast.invocations_in(source) if i.name == "Register-ArgumentCompleter"]
+    parameters = {re.search(r"-ParameterName '(\w+)'", i.source).group(1) for i in invocations}
+    assert {"PolicyId", "ProductId", "Value"} <= parameters
+    assert "AllowSelfServicePurchase" in source and "OnlyTrialsWithoutPaymentMethod" in source
+    assert "$script:MSCommerceProductCache" in source
+    psm1 = (MODULE_DIR / "MSCommerce.psm1").read_text(encoding="utf-8")
+    assert "Register-MSCommerceArgumentCompleters" in psm1
