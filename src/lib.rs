@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod ffi;
 pub mod ids;
 pub mod log;
 pub mod model;
@@ -21,3 +22,6 @@ pub mod transport;
 
 pub use error::{Error, ErrorKind, Result};
 pub use session::Session;
+
+#[cfg(feature = "emulator")]
+pub mod emulator;

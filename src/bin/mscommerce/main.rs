@@ -1,1 +1,127 @@
-fn main() {}
+//! `mscommerce`: the command line of cli.md over the same core as the
+//! native library, plus the embedded emulator and the demo.
+
+mod args;
+mod demo;
+mod emulator_cmd;
+mod output;
+mod signin;
+
+use args::{Cli, Command, OutputFormat, PoliciesCommand, ProductsCommand};
+use clap::Parser;
+use mscommerce::log::CallLog;
+use mscommerce::{Error, ErrorKind, Result, Session};
+use serde_json::{json, Value};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mscommerce: {e}");
+            ExitCode::from((10 + e.kind.code()) as u8)
+        }
+    }
+}
+
+/// Session options from the global flags.
+pub fn session_options(g: &args::Global) -> Value {
+    let mut o = serde_json::Map::new();
+    let mut put = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            o.insert(k.into(), json!(v));
+        }
+    };
+    put("serviceUrl", &g.service_url);
+    put("authorityHost", &g.authority_host);
+    put("environment", &g.environment);
+    put("proxy", &g.proxy);
+    put("caCertificatePath", &g.ca_file);
+    if let Some(t) = g.timeout {
+        o.insert("timeoutSeconds".into(), json!(t));
+    }
+    Value::Object(o)
+}
+
+fn output_format(g: &args::Global) -> OutputFormat {
+    g.output.unwrap_or(if std::io::stdout().is_terminal() {
+        OutputFormat::Table
+    } else {
+        OutputFormat::Json
+    })
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    let format = output_format(g);
+    match &cli.command {
+        Command::Emulator(a) => return emulator_cmd::run(a).await,
+        Command::Demo => return demo::run(format).await,
+        _ => {}
+    }
+    let session = Session::new(&session_options(g).to_string())?;
+    let log = CallLog::new();
+    let connected = signin::connect(&session, g, &log).await;
+    log.take();
+    let info = connected?;
+    let value = match &cli.command {
+        Command::Login => info,
+        Command::Policies(PoliciesCommand::List) => {
+            session.get(&json!({"resource": "policies"}).to_string(), &log).await?
+        }
+        Command::Policies(PoliciesCommand::Get(p)) => {
+            session
+                .get(&json!({"resource": "policy", "policyId": p.policy_id}).to_string(), &log)
+                .await?
+        }
+        Command::Products(ProductsCommand::List { policy, scope }) => {
+            let mut r = json!({"resource": "productPolicies", "policyId": policy.policy_id});
+            if let Some(s) = scope {
+                r["scope"] = json!(s);
+            }
+            session.get(&r.to_string(), &log).await?
+        }
+        Command::Products(ProductsCommand::Get { policy, product_id }) => {
+            session
+                .get(
+                    &json!({"resource": "productPolicy", "policyId": policy.policy_id, "productId": product_id})
+                        .to_string(),
+                    &log,
+                )
+                .await?
+        }
+        Command::Products(ProductsCommand::Set {
+            policy,
+            product_id,
+            value,
+            enabled,
+        }) => {
+            let mut r = json!({"policyId": policy.policy_id, "productId": product_id});
+            match (value, enabled) {
+                (Some(v), _) => r["value"] = json!(v),
+                (None, Some(e)) => r["enabled"] = json!(e),
+                (None, None) => return Err(Error::invalid("give --value or --enabled")),
+            }
+            session.update(&r.to_string(), &log).await?
+        }
+        Command::Emulator(_) | Command::Demo => unreachable!("handled above"),
+    };
+    output::print(&value, format);
+    Ok(())
+}
+
+/// Exit code of an error kind, for the demo and tests.
+#[allow(dead_code)]
+pub fn exit_code(kind: ErrorKind) -> u8 {
+    (10 + kind.code()) as u8
+}

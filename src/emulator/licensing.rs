@@ -1,0 +1,451 @@
+//! The emulator's imitation of the licensing API (service-api.md), under
+//! both `/v1.0` and `/v1`: same JSON shapes, `items` wrapper, 404 for
+//! unknown ids, 400 for unknown values, 401 for a missing, expired or
+//! invalid token, 403 for a caller whose roles do not allow the call.
+
+use super::directory;
+use super::identity::AccessClaims;
+use super::EmulatorState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+type St = State<Arc<EmulatorState>>;
+
+pub fn routes() -> Router<Arc<EmulatorState>> {
+    Router::new()
+        .route("/{ver}/policies", get(list_policies))
+        .route("/{ver}/policies/{policy}", get(get_policy))
+        .route("/{ver}/policies/{policy}/products", get(list_products))
+        .route(
+            "/{ver}/policies/{policy}/products/{product}",
+            get(get_product).put(put_product),
+        )
+        .route(
+            "/{ver}/policies/{policy}/offerTypes/{offer}",
+            get(get_offer_type).put(put_offer_type),
+        )
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+fn correlation(headers: &HeaderMap) -> HeaderValue {
+    headers
+        .get("x-ms-correlation-id")
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("uuid is ASCII")
+        })
+}
+
+/// Every licensing request: count it, apply latency and faults, check the
+/// version, the token and the caller's roles.
+async fn admit(
+    state: &EmulatorState,
+    ver: &str,
+    headers: &HeaderMap,
+    write: bool,
+) -> Result<AccessClaims, Response> {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let (latency, fault) = {
+        let mut f = state
+            .faults
+            .lock()
+            .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "Internal", "lock"))?;
+        let latency = state.base_latency_ms + f.latency_ms;
+        let fault = if f.throttle > 0 {
+            f.throttle -= 1;
+            Some(Fault::Throttle(f.retry_after_seconds))
+        } else if f.server_errors > 0 {
+            f.server_errors -= 1;
+            Some(Fault::Server(if f.server_error_status == 0 {
+                503
+            } else {
+                f.server_error_status
+            }))
+        } else if f.expire_tokens > 0 {
+            f.expire_tokens -= 1;
+            Some(Fault::Expired)
+        } else {
+            None
+        };
+        (latency, fault)
+    };
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    match fault {
+        Some(Fault::Throttle(after)) => {
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests. Retry after the time given in Retry-After.",
+            );
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(after));
+            return Err(r);
+        }
+        Some(Fault::Server(status)) => {
+            let s = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return Err(error(
+                s,
+                "ServiceUnavailable",
+                "The service is temporarily unavailable.",
+            ));
+        }
+        Some(Fault::Expired) => {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "The token is expired.",
+            ));
+        }
+        None => {}
+    }
+    if ver != "v1.0" && ver != "v1" {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("API version '{ver}' is not known."),
+        ));
+    }
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    let Some(token) = token else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token is missing.",
+        ));
+    };
+    let claims = state
+        .issuer
+        .verify(token.trim())
+        .map_err(|m| error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m))?;
+    let allowed = if write {
+        directory::can_write(&claims.wids)
+    } else {
+        directory::can_read(&claims.wids)
+    };
+    if !allowed {
+        let what = if write { "change" } else { "read" };
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            &format!(
+                "The caller does not have permission to {what} self-service purchase policies."
+            ),
+        ));
+    }
+    Ok(claims)
+}
+
+enum Fault {
+    Throttle(u64),
+    Server(u16),
+    Expired,
+}
+
+/// Run a handler body after admission, echoing the correlation id.
+async fn respond<F>(
+    state: &EmulatorState,
+    ver: &str,
+    headers: &HeaderMap,
+    write: bool,
+    body: F,
+) -> Response
+where
+    F: FnOnce(&EmulatorState) -> Response,
+{
+    let mut r = match admit(state, ver, headers, write).await {
+        Ok(_) => body(state),
+        Err(r) => r,
+    };
+    r.headers_mut()
+        .insert("x-ms-correlation-id", correlation(headers));
+    r
+}
+
+fn find_policy<'a>(
+    data: &'a super::state::Data,
+    policy: &str,
+) -> Result<&'a super::state::PolicyDef, Response> {
+    data.policies
+        .iter()
+        .find(|p| p.id.eq_ignore_ascii_case(policy))
+        .ok_or_else(|| {
+            error(
+                StatusCode::NOT_FOUND,
+                "PolicyNotFound",
+                &format!("Policy '{policy}' was not found."),
+            )
+        })
+}
+
+fn product_json(policy: &str, p: &super::state::Product) -> Value {
+    json!({
+        "policyId": policy,
+        "productName": p.product_name,
+        "productId": p.product_id,
+        "policyValue": p.policy_value,
+        "scope": "product",
+    })
+}
+
+fn offer_json(policy: &str, o: &super::state::OfferType) -> Value {
+    json!({
+        "policyId": policy,
+        "policyValue": o.policy_value,
+        "scope": "offerType",
+        "scopeId": o.id,
+        "scopeValue": o.id,
+    })
+}
+
+async fn list_policies(State(s): St, Path(ver): Path<String>, h: HeaderMap) -> Response {
+    respond(&s, &ver, &h, false, |s| {
+        let data = s.data.lock().expect("state lock");
+        let items: Vec<Value> = data
+            .policies
+            .iter()
+            .map(|p| json!({"id": p.id, "description": p.description, "defaultValue": p.default_value}))
+            .collect();
+        Json(json!({ "items": items })).into_response()
+    })
+    .await
+}
+
+async fn get_policy(
+    State(s): St,
+    Path((ver, policy)): Path<(String, String)>,
+    h: HeaderMap,
+) -> Response {
+    respond(&s, &ver, &h, false, |s| {
+        let data = s.data.lock().expect("state lock");
+        match find_policy(&data, &policy) {
+            Ok(p) => Json(
+                json!({"id": p.id, "description": p.description, "defaultValue": p.default_value}),
+            )
+            .into_response(),
+            Err(r) => r,
+        }
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    scope: Option<String>,
+    #[serde(rename = "skipToken")]
+    skip_token: Option<usize>,
+}
+
+async fn list_products(
+    State(s): St,
+    Path((ver, policy)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+    h: HeaderMap,
+) -> Response {
+    respond(&s, &ver, &h, false, |s| {
+        let data = s.data.lock().expect("state lock");
+        let p = match find_policy(&data, &policy) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let scope = q.scope.as_deref().unwrap_or("product").to_ascii_lowercase();
+        let mut items: Vec<Value> = Vec::new();
+        if scope == "product" || scope == "all" {
+            items.extend(data.products[&p.id].iter().map(|x| product_json(&p.id, x)));
+        }
+        if scope == "offertype" || scope == "all" {
+            items.extend(data.offer_types[&p.id].iter().map(|x| offer_json(&p.id, x)));
+        }
+        if !matches!(scope.as_str(), "product" | "offertype" | "all") {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidScope",
+                &format!("Scope '{scope}' is not valid. Use product, offerType or all."),
+            );
+        }
+        let page_size = s.faults.lock().map(|f| f.page_size).unwrap_or(0);
+        let skip = q.skip_token.unwrap_or(0);
+        if page_size == 0 {
+            return Json(json!({ "items": items })).into_response();
+        }
+        let page: Vec<Value> = items.iter().skip(skip).take(page_size).cloned().collect();
+        let mut body = json!({ "items": page });
+        if skip + page_size < items.len() {
+            body["@odata.nextLink"] = format!(
+                "/{ver}/policies/{}/products?scope={scope}&skipToken={}",
+                p.id,
+                skip + page_size
+            )
+            .into();
+        }
+        Json(body).into_response()
+    })
+    .await
+}
+
+async fn get_product(
+    State(s): St,
+    Path((ver, policy, product)): Path<(String, String, String)>,
+    h: HeaderMap,
+) -> Response {
+    respond(&s, &ver, &h, false, |s| {
+        let data = s.data.lock().expect("state lock");
+        let p = match find_policy(&data, &policy) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        match data.products[&p.id]
+            .iter()
+            .find(|x| x.product_id.eq_ignore_ascii_case(&product))
+        {
+            Some(x) => Json(product_json(&p.id, x)).into_response(),
+            None => product_not_found(&product),
+        }
+    })
+    .await
+}
+
+fn product_not_found(product: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "ProductNotFound",
+        &format!("Product '{product}' was not found for this policy."),
+    )
+}
+
+/// The `policyValue` of a PUT body, checked against the known values.
+fn put_value(body: &Value) -> Result<String, Response> {
+    let v = body
+        .get("policyValue")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if crate::model::KNOWN_VALUES.contains(&v) {
+        Ok(v.to_string())
+    } else {
+        Err(error(
+            StatusCode::BAD_REQUEST,
+            "InvalidPolicyValue",
+            &format!("Policy value '{v}' is not valid. Valid values: Enabled, Disabled, OnlyTrialsWithoutPaymentMethod."),
+        ))
+    }
+}
+
+async fn put_product(
+    State(s): St,
+    Path((ver, policy, product)): Path<(String, String, String)>,
+    h: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
+    respond(&s, &ver, &h, true, |s| {
+        let value = match put_value(&body.map(|b| b.0).unwrap_or(Value::Null)) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let mut data = s.data.lock().expect("state lock");
+        let pid = match find_policy(&data, &policy) {
+            Ok(p) => p.id.clone(),
+            Err(r) => return r,
+        };
+        let Some(x) = data.products.get_mut(&pid).and_then(|l| {
+            l.iter_mut()
+                .find(|x| x.product_id.eq_ignore_ascii_case(&product))
+        }) else {
+            return product_not_found(&product);
+        };
+        if value == "OnlyTrialsWithoutPaymentMethod" && !x.trial_without_payment {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidPolicyValue",
+                &format!(
+                    "Product '{}' does not offer trials without a payment method.",
+                    x.product_id
+                ),
+            );
+        }
+        x.policy_value = value;
+        s.updates.fetch_add(1, Ordering::SeqCst);
+        Json(product_json(&pid, x)).into_response()
+    })
+    .await
+}
+
+async fn get_offer_type(
+    State(s): St,
+    Path((ver, policy, offer)): Path<(String, String, String)>,
+    h: HeaderMap,
+) -> Response {
+    respond(&s, &ver, &h, false, |s| {
+        let data = s.data.lock().expect("state lock");
+        let p = match find_policy(&data, &policy) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        match data.offer_types[&p.id]
+            .iter()
+            .find(|o| o.id.eq_ignore_ascii_case(&offer))
+        {
+            Some(o) => Json(offer_json(&p.id, o)).into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "OfferTypeNotFound",
+                &format!("Offer type '{offer}' was not found."),
+            ),
+        }
+    })
+    .await
+}
+
+async fn put_offer_type(
+    State(s): St,
+    Path((ver, policy, offer)): Path<(String, String, String)>,
+    h: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
+    respond(&s, &ver, &h, true, |s| {
+        let value = match put_value(&body.map(|b| b.0).unwrap_or(Value::Null)) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let mut data = s.data.lock().expect("state lock");
+        let pid = match find_policy(&data, &policy) {
+            Ok(p) => p.id.clone(),
+            Err(r) => return r,
+        };
+        let Some(o) = data
+            .offer_types
+            .get_mut(&pid)
+            .and_then(|l| l.iter_mut().find(|o| o.id.eq_ignore_ascii_case(&offer)))
+        else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "OfferTypeNotFound",
+                &format!("Offer type '{offer}' was not found."),
+            );
+        };
+        o.policy_value = value;
+        s.updates.fetch_add(1, Ordering::SeqCst);
+        Json(offer_json(&pid, o)).into_response()
+    })
+    .await
+}
