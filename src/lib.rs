@@ -23,5 +23,7 @@ pub mod transport;
 pub use error::{Error, ErrorKind, Result};
 pub use session::Session;
 
+// Not part of the C ABI: cbindgen (which matches types by name) must skip it.
+/// cbindgen:ignore
 #[cfg(feature = "emulator")]
 pub mod emulator;

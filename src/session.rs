@@ -165,6 +165,14 @@ impl Session {
         &self.base.options
     }
 
+    /// The request timeout in force: the connection's when connected, else
+    /// the session's. The C ABI cuts every get and update at it.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.current()
+            .map(|c| c.endpoint.options.timeout)
+            .unwrap_or(self.base.options.timeout)
+    }
+
     fn current(&self) -> Option<Arc<Connection>> {
         self.connection.read().ok().and_then(|c| c.clone())
     }

@@ -1,0 +1,285 @@
+//! The exported functions. Their doc comments are the header's
+//! (`include/mscommerce.h`, made by cbindgen): each states who owns what.
+//!
+//! Rules shared by every function (native-abi.md):
+//! - input strings are NUL-terminated UTF-8, borrowed for the call only;
+//! - every `out_json` that is not NULL receives a newly allocated
+//!   NUL-terminated UTF-8 JSON answer, on success and on error alike, which
+//!   the caller frees with `msc_string_free`, once;
+//! - the return code is an `MscStatus` (`MSC_OK` ... `MSC_INTERNAL`);
+//! - no panic crosses the boundary, nothing is printed, no call blocks
+//!   longer than the request timeout.
+
+use super::status::MscStatus;
+use super::{boundary, handles, runtime, strings, MscSession, ABI_VERSION};
+use crate::error::{Error, Result};
+use crate::log::CallLog;
+use crate::session::{self, Session};
+use serde_json::{json, Value};
+use std::ffi::{c_char, CStr};
+use std::time::Duration;
+
+const VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => panic!("the crate version holds a NUL byte"),
+    };
+
+/// The answer written when a panic was caught at the boundary.
+fn internal_answer(message: String) -> (i32, String) {
+    let error = Error::internal(format!("internal error (a bug): {message}"));
+    session::answer(Err(error), &CallLog::new())
+}
+
+/// The common body of the functions that answer JSON: clear `*out_json`,
+/// run `f` inside the panic boundary, hand its answer to the caller.
+///
+/// # Safety
+/// `out_json` is NULL or valid for one pointer write.
+unsafe fn answer_into(out_json: *mut *mut c_char, f: impl FnOnce() -> (i32, String)) -> i32 {
+    if !out_json.is_null() {
+        out_json.write(std::ptr::null_mut());
+    }
+    let (code, text) = boundary::catch(f).unwrap_or_else(internal_answer);
+    if !out_json.is_null() {
+        out_json.write(strings::give(text));
+    }
+    code
+}
+
+/// The request's own `timeoutSeconds` (a connect request may carry session
+/// options), when it is a valid one.
+fn request_timeout(request: &str) -> Option<Duration> {
+    let v: Value = serde_json::from_str(request).ok()?;
+    let t = v.get("timeoutSeconds")?.as_f64()?;
+    (t.is_finite() && t > 0.0 && t <= 3600.0).then(|| Duration::from_secs_f64(t))
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Connect,
+    Get,
+    Update,
+}
+
+/// `msc_connect`, `msc_get` and `msc_update`.
+///
+/// # Safety
+/// As for those functions.
+unsafe fn call(
+    op: Op,
+    session: *mut MscSession,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> i32 {
+    answer_into(out_json, || {
+        let log = CallLog::new();
+        let result = (|| -> Result<Value> {
+            let s = handles::get(session)?;
+            let request = strings::borrow("request_json", request_json)?;
+            let limit = match op {
+                Op::Connect => request_timeout(request).unwrap_or(s.options().timeout),
+                Op::Get | Op::Update => s.timeout(),
+            };
+            runtime::block_on(limit, &log, async {
+                match op {
+                    Op::Connect => s.connect(request, &log).await,
+                    Op::Get => s.get(request, &log).await,
+                    Op::Update => s.update(request, &log).await,
+                }
+            })
+        })();
+        session::answer(result, &log)
+    })
+}
+
+/// The library's version, `"MAJOR.MINOR.PATCH"`.
+///
+/// Returns a static NUL-terminated string owned by the library: never free
+/// it; it stays valid while the library is loaded.
+#[no_mangle]
+pub extern "C" fn msc_version() -> *const c_char {
+    boundary::catch(|| VERSION.as_ptr()).unwrap_or(c"0.0.0".as_ptr())
+}
+
+/// The version of this ABI: 1 for the contract this header describes. A
+/// host checks it before any other call.
+#[no_mangle]
+pub extern "C" fn msc_abi_version() -> i32 {
+    boundary::catch(|| ABI_VERSION).unwrap_or(ABI_VERSION)
+}
+
+/// Makes a session from options JSON (`{"environment", "serviceUrl",
+/// "authorityHost", "timeoutSeconds", "maxRetries", "proxy",
+/// "caCertificatePath"}`, every field optional; `"{}"` or `""` for the
+/// defaults).
+///
+/// `options_json` is borrowed for the call only and must not be NULL.
+/// On `MSC_OK`, `*out_session` receives a new session: the caller owns it
+/// and must free it with `msc_session_free`, once. On error
+/// `*out_session` is set to NULL. `out_session` must not be NULL.
+/// Caller owns the string written to `*out_json` (the answer: the
+/// effective options as `{"value": {...}, "log": []}`, or `{"error": {...}}`)
+/// and must free it with `msc_string_free`, on success and on error alike.
+/// `out_json` may be NULL when the answer is not wanted.
+///
+/// # Safety
+/// `options_json` is NULL or a NUL-terminated string; `out_session` and
+/// `out_json` are NULL or valid for one pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn msc_session_new(
+    options_json: *const c_char,
+    out_session: *mut *mut MscSession,
+    out_json: *mut *mut c_char,
+) -> i32 {
+    if !out_session.is_null() {
+        out_session.write(std::ptr::null_mut());
+    }
+    answer_into(out_json, || {
+        let log = CallLog::new();
+        let result = (|| -> Result<Value> {
+            if out_session.is_null() {
+                return Err(Error::invalid("out_session is NULL"));
+            }
+            let options = strings::borrow("options_json", options_json)?;
+            let s = runtime::enter(|| Session::new(options))?;
+            let o = s.options();
+            let value = json!({
+                "version": env!("CARGO_PKG_VERSION"),
+                "abiVersion": ABI_VERSION,
+                "environment": o.environment.name(),
+                "serviceUrl": o.service_url.as_str(),
+                "authorityHost": o.authority_host.as_str(),
+                "timeoutSeconds": o.timeout.as_secs_f64(),
+                "maxRetries": o.max_retries,
+            });
+            out_session.write(handles::new(s));
+            Ok(value)
+        })();
+        session::answer(result, &log)
+    })
+}
+
+/// Frees a session made by `msc_session_new`, with its sign-in and tokens.
+///
+/// Takes ownership of `session`, which must not be used afterwards.
+/// Calling with NULL is fine (nothing happens); so is calling again with a
+/// handle already freed. Must not race with calls on the same session.
+///
+/// # Safety
+/// `session` is NULL or a handle from `msc_session_new`.
+#[no_mangle]
+pub unsafe extern "C" fn msc_session_free(session: *mut MscSession) {
+    let _ = boundary::catch(|| handles::free(session));
+}
+
+/// Signs in (`{"flow": "accessToken" | "clientSecret" | "certificate" |
+/// "managedIdentity" | "password" | "deviceCode" | "interactive", ...}`) and
+/// keeps the connection on the session; answers the connection
+/// (`{"Account", "TenantId", "ClientId", "Flow", "Environment",
+/// "ExpiresOn"}`), or for a `start` step what the host shows, or
+/// `MSC_PENDING` for a `poll` step whose sign-in is not finished.
+///
+/// `session` is borrowed and must be a live session; `request_json` is
+/// borrowed for the call only and must not be NULL.
+/// Caller owns the string written to `*out_json` and must free it with
+/// `msc_string_free`, on success and on error alike. `out_json` may be
+/// NULL when the answer is not wanted. Safe to call from several threads
+/// at once on one session.
+///
+/// # Safety
+/// `session` is NULL or a handle from `msc_session_new`; `request_json` is
+/// NULL or a NUL-terminated string; `out_json` is NULL or valid for one
+/// pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn msc_connect(
+    session: *mut MscSession,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> i32 {
+    call(Op::Connect, session, request_json, out_json)
+}
+
+/// Reads from the service: `{"resource": "policies" | "policy" |
+/// "productPolicies" | "productPolicy" | "offerTypePolicy" | "connection",
+/// "policyId", "productId", "offerType", "scope", "accessToken"}`;
+/// answers `{"value": ..., "log": [...]}`.
+///
+/// `session` is borrowed and must be a live session; `request_json` is
+/// borrowed for the call only and must not be NULL.
+/// Caller owns the string written to `*out_json` and must free it with
+/// `msc_string_free`, on success and on error alike. `out_json` may be
+/// NULL when the answer is not wanted. Safe to call from several threads
+/// at once on one session.
+///
+/// # Safety
+/// `session` is NULL or a handle from `msc_session_new`; `request_json` is
+/// NULL or a NUL-terminated string; `out_json` is NULL or valid for one
+/// pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn msc_get(
+    session: *mut MscSession,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> i32 {
+    call(Op::Get, session, request_json, out_json)
+}
+
+/// Changes a policy: `{"policyId", "productId" or "offerType", "value":
+/// "Enabled" | "Disabled" | "OnlyTrialsWithoutPaymentMethod"}` or
+/// `"enabled": true | false` in place of `value`; answers the updated
+/// policy.
+///
+/// `session` is borrowed and must be a live session; `request_json` is
+/// borrowed for the call only and must not be NULL.
+/// Caller owns the string written to `*out_json` and must free it with
+/// `msc_string_free`, on success and on error alike. `out_json` may be
+/// NULL when the answer is not wanted. Safe to call from several threads
+/// at once on one session.
+///
+/// # Safety
+/// `session` is NULL or a handle from `msc_session_new`; `request_json` is
+/// NULL or a NUL-terminated string; `out_json` is NULL or valid for one
+/// pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn msc_update(
+    session: *mut MscSession,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> i32 {
+    call(Op::Update, session, request_json, out_json)
+}
+
+/// Forgets the session's sign-in (its tokens are dropped and wiped); the
+/// session stays usable and is still the caller's to free.
+///
+/// `session` is borrowed and must be a live session (NULL or a freed
+/// handle: `MSC_INVALID_ARGUMENT`). Nothing is allocated.
+///
+/// # Safety
+/// `session` is NULL or a handle from `msc_session_new`.
+#[no_mangle]
+pub unsafe extern "C" fn msc_disconnect(session: *mut MscSession) -> i32 {
+    boundary::catch(|| match handles::get(session) {
+        Ok(s) => {
+            s.disconnect();
+            MscStatus::MSC_OK.code()
+        }
+        Err(e) => MscStatus::of(e.kind).code(),
+    })
+    .unwrap_or(MscStatus::MSC_INTERNAL.code())
+}
+
+/// Frees a string that this library returned through an `out_json`.
+///
+/// Takes ownership of `s`, which must not be used afterwards; free each
+/// string once. Calling with NULL is fine (nothing happens). Never pass
+/// `msc_version()`'s string, nor memory from another allocator.
+///
+/// # Safety
+/// `s` is NULL or a string from an `out_json` of this library, not yet
+/// freed.
+#[no_mangle]
+pub unsafe extern "C" fn msc_string_free(s: *mut c_char) {
+    let _ = boundary::catch(|| strings::reclaim(s));
+}
