@@ -1,0 +1,188 @@
+//! The `mscommerce` binary against an emulator: JSON output, exit codes,
+//! messages on stderr, and the demo.
+
+mod common;
+
+use common::*;
+use mscommerce::emulator::{Emulator, EmulatorConfig};
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mscommerce"));
+    c.env_remove("MSCOMMERCE_ACCESS_TOKEN")
+        .env_remove("MSCOMMERCE_CLIENT_SECRET")
+        .env_remove("MSCOMMERCE_PASSWORD");
+    c
+}
+
+fn run(emu: &Emulator, args: &[&str]) -> Output {
+    let url = emu.url();
+    bin()
+        .args(["--service-url", &url, "--authority-host", &url, "--output", "json"])
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn admin() -> [&'static str; 4] {
+    ["--username", ADMIN, "--password", ADMIN_PASSWORD]
+}
+
+fn stdout_json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    })
+}
+
+fn emulator() -> Emulator {
+    Emulator::start_background(EmulatorConfig::default()).unwrap()
+}
+
+#[test]
+fn lists_and_sets_with_json_output() {
+    let emu = emulator();
+    let o = run(&emu, &[&admin()[..], &["products", "list"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = stdout_json(&o);
+    assert_eq!(v.as_array().unwrap().len(), 12);
+    assert_eq!(v[0]["PolicyId"], "AllowSelfServicePurchase");
+    assert!(v[0]["ProductName"].is_string() && v[0]["ProductId"].is_string() && v[0]["PolicyValue"].is_string());
+
+    // Options may stand after the command too.
+    let o = bin()
+        .args(["products", "set", "--product-id", "CFQ7TTC0KP0N", "--enabled", "false", "--output", "json"])
+        .args(["--service-url", &emu.url(), "--authority-host", &emu.url()])
+        .args(admin())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout_json(&o)["PolicyValue"], "Disabled");
+    assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Disabled");
+
+    let o = run(&emu, &[&admin()[..], &["products", "get", "--product-id", "CFQ7TTC0KP0N"]].concat());
+    assert_eq!(stdout_json(&o)["PolicyValue"], "Disabled");
+    let o = run(&emu, &[&admin()[..], &["policies", "get"]].concat());
+    assert_eq!(stdout_json(&o)["DefaultValue"], "Enabled");
+    let o = run(&emu, &[&admin()[..], &["policies", "list"]].concat());
+    assert_eq!(stdout_json(&o)[0]["PolicyId"], "AllowSelfServicePurchase");
+    let o = run(&emu, &[&admin()[..], &["login"]].concat());
+    let info = stdout_json(&o);
+    assert_eq!(info["Account"], ADMIN);
+    assert_eq!(info["Flow"], "Password");
+}
+
+#[test]
+fn access_token_from_the_environment_and_csv_table_output() {
+    let emu = emulator();
+    let token = emu.mint_token("reader", 600);
+    let url = emu.url();
+    let o = bin()
+        .env("MSCOMMERCE_ACCESS_TOKEN", &token)
+        .args(["--service-url", &url, "--authority-host", &url, "--output", "csv", "products", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next().unwrap(), "PolicyValue,ProductId,PolicyId,ProductName");
+    assert_eq!(text.lines().count(), 13);
+    assert!(!text.contains(&token) && !String::from_utf8_lossy(&o.stderr).contains(&token));
+
+    let o = bin()
+        .env("MSCOMMERCE_ACCESS_TOKEN", &token)
+        .args(["--service-url", &url, "--authority-host", &url, "--output", "table", "products", "list"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    // Column order of the published module's table; scripts split it with -split '\s+', 4.
+    let first_row: Vec<&str> = text.lines().nth(2).unwrap().split_whitespace().collect();
+    assert_eq!(first_row[0], "Enabled");
+    assert_eq!(first_row[1], "CFQ7TTC0KP0P");
+}
+
+fn expect_exit(o: &Output, code: i32, stderr_has: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(stderr_has), "stderr: {err}");
+    assert!(o.stdout.is_empty(), "nothing on stdout for an error");
+}
+
+#[test]
+fn exit_codes() {
+    let emu = emulator();
+    // usage
+    expect_exit(&run(&emu, &["products", "frobnicate"]), 2, "frobnicate");
+    expect_exit(&run(&emu, &[&admin()[..], &["products", "set", "--product-id", "X"]].concat()), 2, "--value");
+    // invalid argument: 11
+    expect_exit(&run(&emu, &[&admin()[..], &["products", "get", "--product-id", "../x"]].concat()), 11, "ProductId");
+    expect_exit(&run(&emu, &[&admin()[..], &["products", "set", "--product-id", "CFQ7TTC0KP0N", "--enabled", "maybe"]].concat()), 11, "Enabled must be True or False");
+    // not connected: 12
+    expect_exit(&run(&emu, &["products", "list"]), 12, "no sign-in given");
+    // authentication: 13
+    expect_exit(&run(&emu, &["--username", ADMIN, "--password", "nope", "products", "list"]), 13, "AADSTS50126");
+    // forbidden: 14, with status and correlation id
+    let o = run(&emu, &["--username", "reader@contoso.onmicrosoft.com", "--password", "Emulator-Reader-1", "products", "set", "--product-id", "CFQ7TTC0KP0N", "--value", "Disabled"]);
+    expect_exit(&o, 14, "HTTP 403");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("correlation id"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    // not found: 15
+    expect_exit(&run(&emu, &[&admin()[..], &["products", "get", "--product-id", "CFQ7TTC0ZZZZ"]].concat()), 15, "HTTP 404");
+    // throttled: 16
+    emu.set_faults(mscommerce::emulator::Faults { throttle: 100, retry_after_seconds: 0, ..Default::default() });
+    expect_exit(&run(&emu, &[&admin()[..], &["products", "list"]].concat()), 16, "HTTP 429");
+    emu.set_faults(Default::default());
+    // network: 18
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = format!("http://127.0.0.1:{port}");
+    let o = bin()
+        .args(["--service-url", &dead, "--authority-host", &dead, "--access-token", "a.b.c", "--timeout", "5", "products", "list"])
+        .output()
+        .unwrap();
+    expect_exit(&o, 18, "cannot connect");
+    // a non-loopback http URL is refused: 11
+    let o = bin().args(["--service-url", "http://example.com", "--access-token", "t", "products", "list"]).output().unwrap();
+    expect_exit(&o, 11, "loopback");
+}
+
+#[test]
+fn demo_runs_the_documented_example() {
+    let o = bin().args(["demo", "--output", "json"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("2 products match 'Power Automate'"), "{err}");
+    assert!(err.contains("CFQ7TTC0KP0N is Disabled"));
+    // stdout: three JSON documents (before, the update, after).
+    let docs: Vec<Value> = serde_json::Deserializer::from_slice(&o.stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(docs.len(), 3);
+    assert_eq!(docs[1]["ProductId"], "CFQ7TTC0KP0N");
+    assert_eq!(docs[1]["PolicyValue"], "Disabled");
+    let after = docs[2].as_array().unwrap();
+    assert_eq!(after.iter().filter(|p| p["PolicyValue"] == "Disabled").count(), 1);
+}
+
+#[test]
+fn emulator_command_prints_its_url_first() {
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .args(["emulator", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first.trim().strip_prefix("Emulator listening on ").expect(&first).to_string();
+    let o = bin()
+        .args(["--service-url", &url, "--authority-host", &url, "--output", "json"])
+        .args(admin())
+        .args(["products", "list"])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+}
