@@ -147,6 +147,14 @@ def options_for(server, **extra) -> dict:
     return options
 
 
+def connected(server, open_driver, user: str = "admin", **options) -> "Driver":
+    """A driver whose session is signed in with an access token of an emulator user."""
+    driver = open_driver(options_for(server, **options))
+    code, answer = driver.call("connect", {"flow": "accessToken", "accessToken": server.token(user)})
+    assert code == 0, answer
+    return driver
+
+
 def assert_error(code: int, answer: dict, expected_code: int, expected_name: str, status: int | None = None):
     assert code == expected_code, answer
     assert "value" not in answer
@@ -232,9 +240,7 @@ def test_per_call_token_without_connect(fresh, open_driver):
 def test_non_ascii_product_name_round_trips_byte_exact(fresh, open_driver):
     name = "Ünïcødé Prøduct — 製品 ✓ 𝔘𝔫𝔦 \u00a0tab\there \"quoted\" \\ back"
     fresh.upsert_product("CFQ7TTC0KP0N", name)
-    driver = open_driver(options_for(fresh))
-    code, answer = driver.call("connect", {"flow": "accessToken", "accessToken": fresh.token()})
-    assert code == 0, answer
+    driver = connected(fresh, open_driver)
     code, answer = driver.call("get", {"resource": "productPolicies", "policyId": POLICY})
     assert code == 0, answer
     got = [p["ProductName"] for p in answer["value"] if p["ProductId"] == "CFQ7TTC0KP0N"]
@@ -255,9 +261,7 @@ def test_non_ascii_input_reaches_the_library_intact(fresh, open_driver):
 
 
 def test_update(fresh, open_driver):
-    driver = open_driver(options_for(fresh))
-    code, answer = driver.call("connect", {"flow": "accessToken", "accessToken": fresh.token("billing")})
-    assert code == 0, answer
+    driver = connected(fresh, open_driver, user="billing")
     code, answer = driver.call("update", {"policyId": POLICY, "productId": "CFQ7TTC0KP0N", "value": "Disabled"})
     assert code == 0, answer
     assert answer["value"]["PolicyValue"] == "Disabled" and answer["value"]["ProductId"] == "CFQ7TTC0KP0N"
@@ -275,9 +279,7 @@ def test_update(fresh, open_driver):
 
 
 def test_invalid_id_is_refused_before_any_request(fresh, open_driver):
-    driver = open_driver(options_for(fresh))
-    code, _ = driver.call("connect", {"flow": "accessToken", "accessToken": fresh.token()})
-    assert code == 0
+    driver = connected(fresh, open_driver)
     before = fresh.stats()["requests"]
     for bad in ("../policies", "a/b", "..", "x" * 129, "id?x=1"):
         code, answer = driver.call("get", {"resource": "productPolicy", "policyId": POLICY, "productId": bad})
@@ -286,9 +288,7 @@ def test_invalid_id_is_refused_before_any_request(fresh, open_driver):
 
 
 def test_reader_may_read_but_not_update(fresh, open_driver):
-    driver = open_driver(options_for(fresh))
-    code, _ = driver.call("connect", {"flow": "accessToken", "accessToken": fresh.token("reader")})
-    assert code == 0
+    driver = connected(fresh, open_driver, user="reader")
     code, answer = driver.call("get", {"resource": "productPolicies", "policyId": POLICY})
     assert code == 0, answer
     code, answer = driver.call("update", {"policyId": POLICY, "productId": "CFQ7TTC0KP0N", "value": "Disabled"})
@@ -298,9 +298,7 @@ def test_reader_may_read_but_not_update(fresh, open_driver):
 
 
 def test_unknown_product_is_not_found(fresh, open_driver):
-    driver = open_driver(options_for(fresh))
-    code, _ = driver.call("connect", {"flow": "accessToken", "accessToken": fresh.token()})
-    assert code == 0
+    driver = connected(fresh, open_driver)
     code, answer = driver.call("get", {"resource": "productPolicy", "policyId": POLICY, "productId": "CFQ7TTC0NOPE"})
     assert_error(code, answer, 5, "NotFound", status=404)
     code, answer = driver.call("update", {"policyId": POLICY, "productId": "CFQ7TTC0NOPE", "value": "Disabled"})
@@ -308,9 +306,7 @@ def test_unknown_product_is_not_found(fresh, open_driver):
 
 
 def test_throttled_after_retries(fresh, open_driver):
-    driver = open_driver(options_for(fresh, maxRetries=1))
-    code, _ = driver.call("connect", {"flow": "accessToken", "accessToken": fresh.token()})
-    assert code == 0
+    driver = connected(fresh, open_driver, maxRetries=1)
     fresh.faults(throttle=5, retryAfterSeconds=1)
     code, answer = driver.call("get", {"resource": "productPolicies", "policyId": POLICY})
     error = assert_error(code, answer, 6, "Throttled", status=429)
@@ -319,9 +315,7 @@ def test_throttled_after_retries(fresh, open_driver):
 
 
 def test_throttling_cured_by_a_retry(fresh, open_driver):
-    driver = open_driver(options_for(fresh, maxRetries=2))
-    code, _ = driver.call("connect", {"flow": "accessToken", "accessToken": fresh.token()})
-    assert code == 0
+    driver = connected(fresh, open_driver, maxRetries=2)
     fresh.faults(throttle=1, retryAfterSeconds=1)
     code, answer = driver.call("get", {"resource": "productPolicies", "policyId": POLICY})
     assert code == 0, answer
@@ -329,9 +323,7 @@ def test_throttling_cured_by_a_retry(fresh, open_driver):
 
 
 def test_server_error_after_retries(fresh, open_driver):
-    driver = open_driver(options_for(fresh, maxRetries=1))
-    code, _ = driver.call("connect", {"flow": "accessToken", "accessToken": fresh.token()})
-    assert code == 0
+    driver = connected(fresh, open_driver, maxRetries=1)
     fresh.faults(serverErrors=5, serverErrorStatus=503)
     code, answer = driver.call("get", {"resource": "productPolicies", "policyId": POLICY})
     assert_error(code, answer, 7, "Service", status=503)
@@ -353,9 +345,7 @@ def test_dropped_connections_are_network_errors(fresh, open_driver):
 
 
 def test_disconnect(fresh, open_driver):
-    driver = open_driver(options_for(fresh))
-    code, _ = driver.call("connect", {"flow": "accessToken", "accessToken": fresh.token()})
-    assert code == 0
+    driver = connected(fresh, open_driver)
     assert driver.send("disconnect") == ["0"]
     code, answer = driver.call("get", {"resource": "policies"})
     assert_error(code, answer, 2, "NotConnected")
@@ -370,9 +360,7 @@ def test_freed_session_refuses_calls(fresh, open_driver):
 
 
 def test_eight_threads_on_one_session(fresh, open_driver):
-    driver = open_driver(options_for(fresh))
-    code, _ = driver.call("connect", {"flow": "accessToken", "accessToken": fresh.token()})
-    assert code == 0
+    driver = connected(fresh, open_driver)
     fresh.reset()
     request = json.dumps({"resource": "productPolicies", "policyId": POLICY})
     parts = driver.send("threads", "8", "5", "get", b64e(request))

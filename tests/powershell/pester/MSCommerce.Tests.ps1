@@ -1,0 +1,566 @@
+#Requires -Version 5.1
+# Pester 5 tests of the MSCommerce module against the embedded emulator (`mscommerce emulator`).
+# They run wherever PowerShell (pwsh or Windows PowerShell 5.1) and Pester 5 exist:
+#
+#   cargo build --release
+#   Invoke-Pester -Path tests/powershell/pester -Output Detailed
+#
+# The native library and the emulator binary are taken from target/release (or $env:CARGO_TARGET_DIR),
+# or from $env:MSCOMMERCE_TEST_LIBRARY and $env:MSCOMMERCE_TEST_BIN.
+
+BeforeDiscovery {
+    $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../../..')).Path
+}
+
+BeforeAll {
+    $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../../..')).Path
+    $script:Policy = 'AllowSelfServicePurchase'
+    $script:NotConnectedMessage = 'You must call the Connect-MSCommerce cmdlet before calling any other cmdlets'
+    $script:AppClientId = '8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a01'
+    $script:AppSecret = 'emulator-app-secret'
+    $script:Tenant = 'contoso.onmicrosoft.com'
+
+    # The module's own rule picks the library file for this OS and architecture.
+    . (Join-Path $script:RepoRoot 'ps-module/MSCommerce/Private/Native.ps1')
+    $runtime = Get-MSCommerceRuntimeIdentifier
+    $targetDir = if ($env:CARGO_TARGET_DIR) { $env:CARGO_TARGET_DIR } else { Join-Path $script:RepoRoot 'target' }
+    $release = Join-Path $targetDir 'release'
+    $libraryName = $runtime.FileName
+    $binaryName = if ($runtime.OS -eq 'win') { 'mscommerce.exe' } else { 'mscommerce' }
+    $script:Library = if ($env:MSCOMMERCE_TEST_LIBRARY) { $env:MSCOMMERCE_TEST_LIBRARY } else { Join-Path $release $libraryName }
+    $script:Binary = if ($env:MSCOMMERCE_TEST_BIN) { $env:MSCOMMERCE_TEST_BIN } else { Join-Path $release $binaryName }
+    if (-not (Test-Path -LiteralPath $script:Library)) {
+        throw "Native library not built: $($script:Library) (run cargo build --release)"
+    }
+    if (-not (Test-Path -LiteralPath $script:Binary)) {
+        throw "Emulator binary not built: $($script:Binary) (run cargo build --release)"
+    }
+
+    function Start-TestEmulator {
+        param(
+            [string[]] $Arguments = @()
+        )
+        $info = New-Object System.Diagnostics.ProcessStartInfo
+        $info.FileName = $script:Binary
+        $info.Arguments = (@('emulator', '--port', '0') + $Arguments) -join ' '
+        $info.RedirectStandardOutput = $true
+        $info.RedirectStandardError = $true
+        $info.UseShellExecute = $false
+        $process = [System.Diagnostics.Process]::Start($info)
+        $line = $process.StandardOutput.ReadLine()
+        if ($line -notmatch 'Emulator listening on (\S+)') {
+            $process.Kill()
+            throw "The emulator did not start: $line"
+        }
+        $null = $process.StandardOutput.ReadToEndAsync()
+        $null = $process.StandardError.ReadToEndAsync()
+        [pscustomobject]@{
+            Process = $process
+            Url     = $Matches[1].TrimEnd('/')
+        }
+    }
+
+    function Invoke-Emulator {
+        param(
+            [string] $Method = 'Post',
+            [string] $Path,
+            [hashtable] $Body = @{}
+        )
+        $uri = $script:Emulator.Url + $Path
+        if ($Method -eq 'Get') {
+            return Invoke-RestMethod -Method Get -Uri $uri
+        }
+        Invoke-RestMethod -Method $Method -Uri $uri -ContentType 'application/json' -Body (ConvertTo-Json -InputObject $Body -Compress)
+    }
+
+    function Get-EmulatorToken {
+        param(
+            [string] $User = 'admin'
+        )
+        (Invoke-Emulator -Path '/_emulator/token' -Body @{ user = $User; lifetimeSeconds = 3600 }).access_token
+    }
+
+    function Reset-Emulator {
+        $null = Invoke-Emulator -Path '/_emulator/reset'
+    }
+
+    function Get-EmulatorStats {
+        Invoke-Emulator -Method Get -Path '/_emulator/stats'
+    }
+
+    function Connect-AsUser {
+        param(
+            [string] $User = 'admin'
+        )
+        Connect-MSCommerce -AccessToken (Get-EmulatorToken -User $User) -ServiceUrl $script:Emulator.Url -AuthorityHost $script:Emulator.Url 6> $null
+    }
+
+    function Connect-OrSkip {
+        # Runs a sign-in; while the native library lacks that flow, the test is skipped with its message.
+        param(
+            [scriptblock] $SignIn
+        )
+        try {
+            & $SignIn
+        }
+        catch {
+            if ($_.Exception.Message -match 'not available in this build') {
+                Set-ItResult -Skipped -Because $_.Exception.Message
+            }
+            throw
+        }
+    }
+
+    $script:Emulator = Start-TestEmulator
+    $caFile = Join-Path ([System.IO.Path]::GetTempPath()) ("mscommerce-pester-ca-{0}.pem" -f [guid]::NewGuid())
+    $script:TlsEmulator = Start-TestEmulator -Arguments @('--tls', '--ca-out', "`"$caFile`"")
+    $script:CaFile = $caFile
+
+    $script:SavedEnvironment = @{}
+    foreach ($name in @('MSCOMMERCE_NATIVE_LIBRARY', 'MSCOMMERCE_SERVICE_URL', 'MSCOMMERCE_AUTHORITY_HOST', 'MSCOMMERCE_CA_FILE', 'MSCOMMERCE_MAX_RETRIES')) {
+        $script:SavedEnvironment[$name] = [Environment]::GetEnvironmentVariable($name)
+    }
+    $env:MSCOMMERCE_NATIVE_LIBRARY = (Resolve-Path -LiteralPath $script:Library).Path
+    $env:MSCOMMERCE_SERVICE_URL = $script:Emulator.Url
+    $env:MSCOMMERCE_AUTHORITY_HOST = $script:Emulator.Url
+    $env:MSCOMMERCE_CA_FILE = $caFile
+    $env:MSCOMMERCE_MAX_RETRIES = '1'
+
+    $script:ManifestPath = Join-Path $script:RepoRoot 'ps-module/MSCommerce/MSCommerce.psd1'
+    Import-Module -Name $script:ManifestPath -Force -ErrorAction Stop
+}
+
+AfterAll {
+    Remove-Module -Name MSCommerce -Force -ErrorAction SilentlyContinue
+    foreach ($server in @($script:Emulator, $script:TlsEmulator)) {
+        if ($null -ne $server -and -not $server.Process.HasExited) {
+            $server.Process.Kill()
+            $server.Process.WaitForExit(10000) | Out-Null
+        }
+    }
+    if ($script:CaFile -and (Test-Path -LiteralPath $script:CaFile)) {
+        Remove-Item -LiteralPath $script:CaFile -Force
+    }
+    foreach ($name in @($script:SavedEnvironment.Keys)) {
+        [Environment]::SetEnvironmentVariable($name, $script:SavedEnvironment[$name])
+    }
+}
+
+Describe 'The module' {
+    It 'has a valid manifest for PowerShell 5.1, Desktop and Core' {
+        $manifest = Test-ModuleManifest -Path $script:ManifestPath
+        $manifest.Version | Should -Be ([version]'0.1.0')
+        $manifest.PowerShellVersion | Should -Be ([version]'5.1')
+        $manifest.CompatiblePSEditions | Should -Be @('Desktop', 'Core')
+    }
+
+    It 'exports exactly the cmdlets of cmdlets.md' {
+        $names = (Get-Command -Module MSCommerce).Name | Sort-Object
+        $names | Should -Be @(
+            'Connect-MSCommerce', 'Disconnect-MSCommerce', 'Get-MSCommerceConnectionInfo',
+            'Get-MSCommercePolicies', 'Get-MSCommercePolicy', 'Get-MSCommerceProductPolicies',
+            'Get-MSCommerceProductPolicy', 'Update-MSCommerceProductPolicy')
+        Get-Command -Name Invoke-MSCommerceNative -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'binds -ProductId as string[] from the pipeline by property name' {
+        $parameter = (Get-Command Update-MSCommerceProductPolicy).Parameters['ProductId']
+        $parameter.ParameterType | Should -Be ([string[]])
+        $parameter.ParameterSets['Enum'].ValueFromPipelineByPropertyName | Should -BeTrue
+        (Get-Command Update-MSCommerceProductPolicy).Parameters['PolicyId'].ParameterSets['__AllParameterSets'].ValueFromPipelineByPropertyName | Should -BeTrue
+    }
+
+    It 'keeps the published positions of Connect-MSCommerce' {
+        $command = Get-Command Connect-MSCommerce
+        $command.DefaultParameterSet | Should -Be 'Interactive'
+        $command.Parameters['ClientId'].ParameterSets['Interactive'].Position | Should -Be 0
+        $command.Parameters['RedirectUri'].ParameterSets['Interactive'].Position | Should -Be 1
+        $command.Parameters['Resource'].ParameterSets['Interactive'].Position | Should -Be 2
+        $command.Parameters['Credential'].Aliases | Should -Contain 'AdminAccount'
+    }
+
+    It 'has help with the seed examples' {
+        $examples = (Get-Help Update-MSCommerceProductPolicy -Examples).Examples.Example.Code -join "`n"
+        $examples | Should -Match ([regex]::Escape('Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Enabled $True'))
+        (Get-Help Connect-MSCommerce).Synopsis | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'Not connected' {
+    BeforeAll {
+        Disconnect-MSCommerce
+    }
+
+    It 'throws the published NotConnected error' {
+        $failure = $null
+        try {
+            Get-MSCommerceProductPolicies -PolicyId $script:Policy
+        }
+        catch {
+            $failure = $_
+        }
+        $failure | Should -Not -BeNullOrEmpty
+        $failure.FullyQualifiedErrorId | Should -BeLike 'MSCommerce.NotConnected*'
+        $failure.CategoryInfo.Category | Should -Be 'AuthenticationError'
+        $failure.Exception.Message | Should -BeLike "*$($script:NotConnectedMessage)*"
+    }
+
+    It 'works without Connect-MSCommerce when -Token is given' {
+        $result = Get-MSCommerceProductPolicy -PolicyId $script:Policy -ProductId CFQ7TTC0KP0N -Token (Get-EmulatorToken -User reader)
+        $result.ProductName | Should -Be 'Power Automate per user'
+    }
+}
+
+Describe 'The seed article''s commands' {
+    BeforeAll {
+        Reset-Emulator
+        Connect-AsUser -User admin
+    }
+
+    It 'Get-MSCommercePolicy -PolicyId AllowSelfServicePurchase' {
+        $policy = Get-MSCommercePolicy -PolicyId AllowSelfServicePurchase
+        $policy.PolicyId | Should -Be 'AllowSelfServicePurchase'
+        $policy.DefaultValue | Should -Not -BeNullOrEmpty
+        $policy.PSObject.TypeNames[0] | Should -Be 'MSCommerce.Policy'
+    }
+
+    It 'Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase' {
+        $products = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase)
+        $products.Count | Should -Be 12
+        $products.ProductId | Should -Contain 'CFQ7TTC0KP0N'
+        $products[0].PSObject.TypeNames[0] | Should -Be 'MSCommerce.ProductPolicy'
+        @($products | Where-Object { $_ -is [string] }).Count | Should -Be 0
+    }
+
+    It 'shows the table in the published column order' {
+        $text = Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Out-String -Width 250
+        $header = ($text -split "`r?`n" | Where-Object { $_ -match '\S' })[0]
+        ($header.Trim() -split '\s+') | Should -Be @('PolicyValue', 'ProductId', 'PolicyId', 'ProductName')
+        $row = ($text -split "`r?`n" | Where-Object { $_ -match 'CFQ7TTC0KP0N' })[0]
+        $fields = $row.Trim() -split '\s+', 4
+        $fields[1] | Should -Be 'CFQ7TTC0KP0N'
+        $fields[3] | Should -Be 'Power Automate per user'
+    }
+
+    It 'Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N' {
+        $product = Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N
+        $product.ProductName | Should -Be 'Power Automate per user'
+        $product.PolicyValue | Should -Be 'Enabled'
+    }
+
+    It 'Update-MSCommerceProductPolicy ... -Enabled $False, then -Enabled $True' {
+        $output = @(Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Enabled $False 6> $null)
+        $output.Count | Should -Be 1
+        $output[0].PolicyValue | Should -Be 'Disabled'
+        (Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N).PolicyValue | Should -Be 'Disabled'
+        $output = @(Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Enabled $True 6> $null)
+        $output[0].PolicyValue | Should -Be 'Enabled'
+    }
+}
+
+Describe 'The seed article''s example script' {
+    BeforeAll {
+        Reset-Emulator
+    }
+
+    It 'runs unchanged and disables both Power Automate products' {
+        $script = @'
+Import-Module -Name MSCommerce
+Connect-MSCommerce #sign-in with your global or billing administrator account when prompted
+$product = Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | where {$_.ProductName -match 'Power Automate'}
+Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId $product.ProductID -Enabled $false
+'@
+        # Connect-MSCommerce without parameters signs in in the browser; here the token of the
+        # emulator's admin stands in for that, through the caller's default parameter values.
+        $PSDefaultParameterValues['Connect-MSCommerce:AccessToken'] = Get-EmulatorToken -User admin
+        $PSDefaultParameterValues['Connect-MSCommerce:ServiceUrl'] = $script:Emulator.Url
+        $PSModulePathBefore = $env:PSModulePath
+        try {
+            $env:PSModulePath = (Split-Path -Parent (Split-Path -Parent $script:ManifestPath)) + [IO.Path]::PathSeparator + $env:PSModulePath
+            $output = @(& ([scriptblock]::Create($script)) 6> $null)
+        }
+        finally {
+            $env:PSModulePath = $PSModulePathBefore
+            $PSDefaultParameterValues.Remove('Connect-MSCommerce:AccessToken')
+            $PSDefaultParameterValues.Remove('Connect-MSCommerce:ServiceUrl')
+        }
+        $output.Count | Should -Be 2
+        @($output | Where-Object { $_ -is [string] }).Count | Should -Be 0
+        $automate = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Where-Object { $_.ProductName -match 'Power Automate' })
+        $automate.Count | Should -Be 2
+        $automate.PolicyValue | Should -Be @('Disabled', 'Disabled')
+        @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Where-Object PolicyValue -eq 'Disabled').Count | Should -Be 2
+    }
+}
+
+Describe 'Update-MSCommerceProductPolicy' {
+    BeforeEach {
+        Reset-Emulator
+        Connect-AsUser -User admin
+    }
+
+    It 'changes nothing with -WhatIf' {
+        $before = (Get-EmulatorStats).updates
+        $output = @(Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Value Disabled -WhatIf)
+        $output.Count | Should -Be 0
+        (Get-EmulatorStats).updates | Should -Be $before
+        (Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N).PolicyValue | Should -Be 'Enabled'
+    }
+
+    It 'takes the listing from the pipeline' {
+        $output = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Where-Object { $_.ProductName -match 'Visio' } | Update-MSCommerceProductPolicy -Value Disabled)
+        $output.Count | Should -Be 2
+        $output.PolicyValue | Should -Be @('Disabled', 'Disabled')
+        $output[0].PSObject.TypeNames[0] | Should -Be 'MSCommerce.ProductPolicy'
+        @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Where-Object PolicyValue -eq 'Disabled').Count | Should -Be 2
+    }
+
+    It 'accepts several product ids' {
+        $output = @(Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KXN9, CFQ7TTC0KXN8 -Value Disabled)
+        $output.ProductId | Should -Be @('CFQ7TTC0KXN9', 'CFQ7TTC0KXN8')
+    }
+
+    It 'accepts -Enabled <Enabled>' -TestCases @(
+        @{ Enabled = 'true'; Expected = 'Enabled' }
+        @{ Enabled = 'FALSE'; Expected = 'Disabled' }
+        @{ Enabled = $true; Expected = 'Enabled' }
+        @{ Enabled = $false; Expected = 'Disabled' }
+        @{ Enabled = 'False'; Expected = 'Disabled' }
+    ) {
+        param($Enabled, $Expected)
+        (Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KXG6 -Enabled $Enabled).PolicyValue | Should -Be $Expected
+    }
+
+    It 'refuses a garbage -Enabled with an InvalidArgument error for that product' {
+        $errors = $null
+        $output = @(Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KXG6 -Enabled 'maybe' -ErrorVariable errors -ErrorAction SilentlyContinue)
+        $output.Count | Should -Be 0
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'MSCommerce.InvalidArgument*'
+        $errors[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $errors[0].TargetObject | Should -Be 'CFQ7TTC0KXG6'
+        (Get-EmulatorStats).updates | Should -Be 0
+    }
+
+    It 'rejects a -Value outside the ValidateSet' {
+        { Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KXG6 -Value Sometimes } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+    }
+
+    It 'goes on after an error for one product' {
+        $errors = $null
+        $output = @(Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0NOPE, CFQ7TTC0KXN9 -Value Disabled -ErrorVariable errors -ErrorAction SilentlyContinue)
+        $output.Count | Should -Be 1
+        $output[0].ProductId | Should -Be 'CFQ7TTC0KXN9'
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'MSCommerce.NotFound*'
+        $errors[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $errors[0].TargetObject | Should -Be 'CFQ7TTC0NOPE'
+        $errors[0].Exception.Message | Should -Match 'HTTP 404'
+        $errors[0].Exception.Message | Should -Match '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+    }
+
+    It 'shows the requests with -Verbose' {
+        $verbose = @(Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] })
+        ($verbose.Message -join "`n") | Should -Match 'GET http.*/v1\.0/policies/AllowSelfServicePurchase/products/CFQ7TTC0KP0N'
+    }
+}
+
+Describe 'Errors' {
+    BeforeEach {
+        Reset-Emulator
+    }
+
+    It 'a reader may read but gets PermissionDenied on update' {
+        Connect-AsUser -User reader
+        @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase).Count | Should -Be 12
+        $errors = $null
+        Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Value Disabled -ErrorVariable errors -ErrorAction SilentlyContinue
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'MSCommerce.Forbidden*'
+        $errors[0].CategoryInfo.Category | Should -Be 'PermissionDenied'
+        $errors[0].TargetObject | Should -Be 'CFQ7TTC0KP0N'
+        $errors[0].Exception.Message | Should -BeLike 'Failed to update product policy*'
+        $errors[0].Exception.Message | Should -Match 'HTTP 403'
+        $errors[0].Exception.Data['MSCommerce.correlationId'] | Should -Match '^[0-9a-f-]{36}$'
+        $errors[0].Exception.Message | Should -Match ([regex]::Escape($errors[0].Exception.Data['MSCommerce.correlationId']))
+    }
+
+    It 'maps <Case> to <ErrorId> (<Category>)' -TestCases @(
+        @{
+            Case     = 'an unknown product'
+            Faults   = $null
+            Command  = { Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0NOPE }
+            ErrorId  = 'MSCommerce.NotFound'
+            Category = 'ObjectNotFound'
+            Message  = "Failed to retrieve product policy with PolicyId 'AllowSelfServicePurchase' ProductId 'CFQ7TTC0NOPE'*HTTP 404*"
+        }
+        @{
+            Case     = 'throttling'
+            Faults   = @{ throttle = 10; retryAfterSeconds = 1 }
+            Command  = { Get-MSCommercePolicies }
+            ErrorId  = 'MSCommerce.Throttled'
+            Category = 'LimitsExceeded'
+            Message  = '*HTTP 429*'
+        }
+        @{
+            Case     = 'a server error'
+            Faults   = @{ serverErrors = 10; serverErrorStatus = 503 }
+            Command  = { Get-MSCommercePolicies }
+            ErrorId  = 'MSCommerce.Service'
+            Category = 'NotSpecified'
+            Message  = '*HTTP 503*'
+        }
+        @{
+            Case     = 'an invalid id'
+            Faults   = $null
+            Command  = { Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId '../x' }
+            ErrorId  = 'MSCommerce.InvalidArgument'
+            Category = 'InvalidArgument'
+            Message  = '*'
+        }
+    ) {
+        param($Case, $Faults, $Command, $ErrorId, $Category, $Message)
+        Connect-AsUser -User admin
+        if ($null -ne $Faults) {
+            $null = Invoke-Emulator -Path '/_emulator/faults' -Body $Faults
+        }
+        $errors = @()
+        $output = @()
+        & $Command 2>&1 | ForEach-Object {
+            if ($_ -is [System.Management.Automation.ErrorRecord]) {
+                $errors += $_
+            }
+            else {
+                $output += $_
+            }
+        }
+        $output.Count | Should -Be 0
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike "$ErrorId,*"
+        $errors[0].CategoryInfo.Category | Should -Be $Category
+        $errors[0].Exception.Message | Should -BeLike $Message
+    }
+}
+
+Describe 'Connect-MSCommerce' {
+    BeforeEach {
+        Reset-Emulator
+        Disconnect-MSCommerce
+    }
+
+    It 'signs in with an access token (string) and says so on the host only' {
+        $output = @(Connect-MSCommerce -AccessToken (Get-EmulatorToken) -ServiceUrl $script:Emulator.Url -InformationVariable info 6> $null)
+        $output.Count | Should -Be 0
+        ($info.MessageData | ForEach-Object { "$_" }) | Should -Contain 'Connection established successfully'
+        $connection = Get-MSCommerceConnectionInfo
+        $connection.Account | Should -Be 'admin@contoso.onmicrosoft.com'
+        $connection.PSObject.TypeNames[0] | Should -Be 'MSCommerce.Connection'
+        ($connection | Out-String) | Should -Not -Match 'eyJ'
+    }
+
+    It 'signs in with an access token (SecureString)' {
+        $secure = ConvertTo-SecureString -String (Get-EmulatorToken -User billing) -AsPlainText -Force
+        Connect-MSCommerce -AccessToken $secure -ServiceUrl $script:Emulator.Url 6> $null
+        (Get-MSCommerceConnectionInfo).Account | Should -Be 'billing@contoso.onmicrosoft.com'
+    }
+
+    It 'signs in with -Credential (alias -AdminAccount)' {
+        $password = ConvertTo-SecureString -String 'Emulator-Admin-1' -AsPlainText -Force
+        $credential = New-Object System.Management.Automation.PSCredential -ArgumentList 'admin@contoso.onmicrosoft.com', $password
+        Connect-MSCommerce -AdminAccount $credential -TenantId $script:Tenant -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null
+        (Get-MSCommerceConnectionInfo).Account | Should -Be 'admin@contoso.onmicrosoft.com'
+        @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase).Count | Should -Be 12
+    }
+
+    It 'fails a wrong password with a terminating AuthenticationError' {
+        $password = ConvertTo-SecureString -String 'wrong' -AsPlainText -Force
+        $credential = New-Object System.Management.Automation.PSCredential -ArgumentList 'admin@contoso.onmicrosoft.com', $password
+        { Connect-MSCommerce -Credential $credential -TenantId $script:Tenant -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null } |
+            Should -Throw -ErrorId 'MSCommerce.Authentication*'
+    }
+
+    It 'signs in as an app with -ClientSecretCredential' {
+        $secret = ConvertTo-SecureString -String $script:AppSecret -AsPlainText -Force
+        $credential = New-Object System.Management.Automation.PSCredential -ArgumentList $script:AppClientId, $secret
+        Connect-MSCommerce -TenantId $script:Tenant -ClientSecretCredential $credential -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null
+        (Get-MSCommerceConnectionInfo).ClientId | Should -Be $script:AppClientId
+        (Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Enabled $false).PolicyValue | Should -Be 'Disabled'
+    }
+
+    It 'signs in with a device code, showing the code on the host' {
+        Mock -ModuleName MSCommerce Write-Host { }
+        Connect-OrSkip -SignIn { Connect-MSCommerce -UseDeviceCode -TenantId $script:Tenant -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url }
+        Should -Invoke -ModuleName MSCommerce Write-Host -ParameterFilter { "$Object" -match 'code' }
+        (Get-MSCommerceConnectionInfo).Flow | Should -Match 'DeviceCode'
+    }
+
+    It 'signs in interactively, opening the authorize URL with Start-Process' {
+        # The emulator's authorize endpoint signs the hinted user in without a page and redirects
+        # to the loopback redirect URI; fetching the URL plays the browser.
+        Mock -ModuleName MSCommerce Start-Process {
+            $web = @{ Uri = $FilePath; UseBasicParsing = $true; MaximumRedirection = 5; ErrorAction = 'SilentlyContinue' }
+            if ((Get-Command Invoke-WebRequest).Parameters.ContainsKey('SkipCertificateCheck')) {
+                $web['SkipCertificateCheck'] = $true
+            }
+            $null = Invoke-WebRequest @web
+        }
+        Mock -ModuleName MSCommerce Write-Host { }
+        Connect-OrSkip -SignIn { Connect-MSCommerce -LoginHint 'admin@contoso.onmicrosoft.com' -TenantId $script:Tenant -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url }
+        Should -Invoke -ModuleName MSCommerce Start-Process -Times 1
+        (Get-MSCommerceConnectionInfo).Account | Should -Be 'admin@contoso.onmicrosoft.com'
+    }
+
+    It 'signs in with a managed identity' {
+        Connect-OrSkip -SignIn { Connect-MSCommerce -Identity -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null }
+        (Get-MSCommerceConnectionInfo).Flow | Should -Match 'Identity'
+    }
+
+    It 'signs in as an app with a certificate file' {
+        Set-ItResult -Skipped -Because 'the emulator has no app certificate registered yet (certificate sign-in belongs to the sign-in issue)'
+    }
+
+    It 'refuses an unknown -Environment before calling anything' {
+        { Connect-MSCommerce -AccessToken 'x' -Environment 'Mars' } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+    }
+
+    It 'Disconnect-MSCommerce forgets the sign-in' {
+        Connect-AsUser -User admin
+        Disconnect-MSCommerce
+        { Get-MSCommercePolicies } | Should -Throw -ErrorId 'MSCommerce.NotConnected*'
+    }
+}
+
+Describe 'Tab completion' {
+    BeforeAll {
+        Reset-Emulator
+        Connect-AsUser -User admin
+        $null = Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase
+    }
+
+    It 'completes -Value' {
+        $line = 'Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId X -Value '
+        $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
+        $completions | Should -Contain 'OnlyTrialsWithoutPaymentMethod'
+    }
+
+    It 'completes -PolicyId' {
+        $line = 'Get-MSCommerceProductPolicies -PolicyId Allow'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain 'AllowSelfServicePurchase'
+    }
+
+    It 'completes -ProductId from the last listing' {
+        $line = 'Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP'
+        $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
+        $completions | Should -Contain 'CFQ7TTC0KP0N'
+        $completions | Should -Contain 'CFQ7TTC0KP0P'
+    }
+}
+
+Describe 'Remove-Module' {
+    It 'frees the native session and imports again' {
+        Remove-Module -Name MSCommerce -Force
+        Get-Module -Name MSCommerce | Should -BeNullOrEmpty
+        Import-Module -Name $script:ManifestPath -Force -ErrorAction Stop
+        { Get-MSCommercePolicies } | Should -Throw -ErrorId 'MSCommerce.NotConnected*'
+    }
+}
