@@ -416,3 +416,79 @@ def test_argument_completers_registered():
     assert "$script:MSCommerceProductCache" in source
     psm1 = (MODULE_DIR / "MSCommerce.psm1").read_text(encoding="utf-8")
     assert "Register-MSCommerceArgumentCompleters" in psm1
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests against the C ABI's JSON (native-abi.md)
+# ---------------------------------------------------------------------------------------------
+
+ABI_GET_FIELDS = {"resource", "policyId", "productId", "offerType", "scope", "accessToken"}
+ABI_GET_RESOURCES = {"policies", "policy", "productPolicies", "productPolicy", "offerTypePolicy", "connection"}
+ABI_UPDATE_FIELDS = {"policyId", "productId", "offerType", "value", "enabled", "accessToken"}
+ABI_FLOWS = {"accessToken", "clientSecret", "certificate", "managedIdentity", "password", "deviceCode", "interactive"}
+ABI_CONNECT_FIELDS = {"flow", "step", "accessToken", "tenantId", "clientId", "clientSecret", "certificatePath",
+                      "certificatePassword", "certificateThumbprint", "username", "password", "redirectUri",
+                      "loginHint", "scope", "environment", "serviceUrl", "authorityHost"}
+
+
+def hash_literals(info) -> list[dict]:
+    """Each hash literal in a function as {key: value source text}."""
+    src, nodes = psast.nodes_of(psast.text(info.node, info.src), "hash_literal_expression")
+    found = []
+    for node in nodes:
+        body = psast.child_of(node, "hash_literal_body")
+        entries = {}
+        for entry in (body.named_children if body is not None else []):
+            if entry.type == "hash_entry":
+                entries[psast.text(entry.named_children[0], src)] = psast.text(entry.named_children[-1], src)
+        found.append(entries)
+    return found
+
+
+@pytest.mark.parametrize("name,operation", [
+    ("Get-MSCommerceConnectionInfo", "get"), ("Get-MSCommercePolicies", "get"), ("Get-MSCommercePolicy", "get"),
+    ("Get-MSCommerceProductPolicies", "get"), ("Get-MSCommerceProductPolicy", "get"),
+    ("Update-MSCommerceProductPolicy", "update"),
+])
+def test_requests_use_the_abi_fields(name, operation, module_functions):
+    literals = [h for h in hash_literals(module_functions[name]) if h]
+    assert literals, f"{name} builds no request"
+    allowed = ABI_GET_FIELDS if operation == "get" else ABI_UPDATE_FIELDS
+    for literal in literals:
+        assert set(literal) <= allowed, f"{name}: fields {sorted(set(literal) - allowed)} are not in the {operation} request of native-abi.md"
+        assert "accessToken" in literal and "$Token" in literal["accessToken"], f"{name}: -Token is sent as accessToken"
+        if operation == "get":
+            value = literal["resource"]
+            resources = set(re.findall(r"\{\s*'(\w+)'\s*\}", value)) or set(re.findall(r"^'(\w+)'$", value))
+            assert resources and resources <= ABI_GET_RESOURCES, resources
+    if name == "Get-MSCommerceProductPolicies":
+        assert literals[0]["scope"] == "$Scope", "scope is passed only as the user typed it (empty: left out)"
+    if name == "Update-MSCommerceProductPolicy":
+        assert "[string]$Enabled" in literals[0]["enabled"], "-Enabled is passed through as typed; the library parses it"
+
+
+def test_connect_request_covers_every_parameter_set_and_parameter(golden):
+    source = (PRIVATE_DIR / "ConvertTo-MSCommerceConnectRequest.ps1").read_text(encoding="utf-8")
+    tree, src = psast.parse(source)
+    tables = {}
+    for node in psast.walk(tree.root_node):
+        if node.type == "assignment_expression":
+            left = psast.text(node.named_children[0], src)
+            if left in ("$script:MSCommerceConnectFlows", "$script:MSCommerceConnectFields"):
+                tables[left] = psast.data_value(node.named_children[-1], src)
+    flows = tables["$script:MSCommerceConnectFlows"]
+    fields = tables["$script:MSCommerceConnectFields"]
+    connect = golden["functions"]["Connect-MSCommerce"]["parameters"]
+    sets = {s for p in connect.values() for s in p["sets"] if s != "*"}
+    assert set(flows) == sets, "every parameter set names a flow"
+    assert set(flows.values()) == ABI_FLOWS, "every flow of native-abi.md is reachable"
+    assert set(fields) <= set(connect)
+    assert set(fields.values()) <= ABI_CONNECT_FIELDS
+    handled_specially = {"RedirectUri", "Credential", "ClientSecretCredential", "CertificatePath", "CertificatePassword", "AccessToken"}
+    set_switches = {"UseDeviceCode", "Identity"}
+    assert set(connect) == set(fields) | handled_specially | set_switches
+    for special in handled_specially:
+        assert f"'{special}'" in source
+    for field in ("redirectUri", "username", "password", "clientSecret", "certificatePath", "certificatePassword", "accessToken"):
+        assert f"$request['{field}']" in source, field
+    assert "$request['step'] = 'start'" in source
