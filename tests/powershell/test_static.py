@@ -223,15 +223,20 @@ def test_update_uses_should_process_and_progress(module_functions):
     assert "Write-Progress" in dispatcher and "-Completed" in dispatcher
 
 
+def script_assignments(source: str) -> tuple[bytes, dict]:
+    """(source bytes, {'$script:Name': assignment node}) of a script's module-scope variables."""
+    src, nodes = psast.nodes_of(source, "assignment_expression")
+    found = {}
+    for node in nodes:
+        left = psast.text(node.named_children[0], src)
+        if left.startswith("$script:"):
+            found[left] = node
+    return src, found
+
+
 def test_dispatcher_maps_codes_to_categories_as_specified():
     source = (PRIVATE_DIR / "Invoke-MSCommerceNative.ps1").read_text(encoding="utf-8")
-    tree, src = psast.parse(source)
-    assignments = {}
-    for node in psast.walk(tree.root_node):
-        if node.type == "assignment_expression":
-            left = psast.text(node.named_children[0], src)
-            if left.startswith("$script:"):
-                assignments[left] = node
+    src, assignments = script_assignments(source)
     names = psast.data_value(assignments["$script:MSCommerceCodeNames"].named_children[-1], src)
     assert names == ["OK", "InvalidArgument", "NotConnected", "Authentication", "Forbidden", "NotFound",
                      "Throttled", "Service", "Network", "Timeout", "Pending", "Internal"]
@@ -469,15 +474,9 @@ def test_requests_use_the_abi_fields(name, operation, module_functions):
 
 def test_connect_request_covers_every_parameter_set_and_parameter(golden):
     source = (PRIVATE_DIR / "ConvertTo-MSCommerceConnectRequest.ps1").read_text(encoding="utf-8")
-    tree, src = psast.parse(source)
-    tables = {}
-    for node in psast.walk(tree.root_node):
-        if node.type == "assignment_expression":
-            left = psast.text(node.named_children[0], src)
-            if left in ("$script:MSCommerceConnectFlows", "$script:MSCommerceConnectFields"):
-                tables[left] = psast.data_value(node.named_children[-1], src)
-    flows = tables["$script:MSCommerceConnectFlows"]
-    fields = tables["$script:MSCommerceConnectFields"]
+    src, assignments = script_assignments(source)
+    flows = psast.data_value(assignments["$script:MSCommerceConnectFlows"].named_children[-1], src)
+    fields = psast.data_value(assignments["$script:MSCommerceConnectFields"].named_children[-1], src)
     connect = golden["functions"]["Connect-MSCommerce"]["parameters"]
     sets = {s for p in connect.values() for s in p["sets"] if s != "*"}
     assert set(flows) == sets, "every parameter set names a flow"
