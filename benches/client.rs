@@ -20,6 +20,20 @@ fn main() {
         .build()
         .unwrap();
     let path = format!("{url}/v1.0/policies/AllowSelfServicePurchase/products?scope=product");
+    let request = json!({"resource": "productPolicies", "policyId": "AllowSelfServicePurchase", "accessToken": token}).to_string();
+
+    // Connections for 100 sequential calls of one fresh session.
+    let fresh =
+        Session::new(&json!({"serviceUrl": url, "authorityHost": url}).to_string()).unwrap();
+    let before = emu.stats().connections;
+    rt.block_on(async {
+        let log = CallLog::new();
+        for _ in 0..100 {
+            fresh.get(&request, &log).await.unwrap();
+            log.take();
+        }
+    });
+    let connections = emu.stats().connections - before;
 
     // Raw: reqwest alone, same endpoint, same headers, same body decoding.
     let raw = rt.block_on(async {
@@ -50,8 +64,8 @@ fn main() {
         t.elapsed() / CALLS
     });
 
-    let session = Session::new(&json!({"serviceUrl": url, "authorityHost": url}).to_string()).unwrap();
-    let request = json!({"resource": "productPolicies", "policyId": "AllowSelfServicePurchase", "accessToken": token}).to_string();
+    let session =
+        Session::new(&json!({"serviceUrl": url, "authorityHost": url}).to_string()).unwrap();
     let ours = rt.block_on(async {
         let log = CallLog::new();
         for _ in 0..50 {
@@ -67,22 +81,13 @@ fn main() {
         t.elapsed() / CALLS
     });
 
-    // Connections for 100 sequential calls of one fresh session.
-    let fresh = Session::new(&json!({"serviceUrl": url, "authorityHost": url}).to_string()).unwrap();
-    let before = emu.stats().connections;
-    rt.block_on(async {
-        let log = CallLog::new();
-        for _ in 0..100 {
-            fresh.get(&request, &log).await.unwrap();
-            log.take();
-        }
-    });
-    let connections = emu.stats().connections - before;
-
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("list products, {CALLS} sequential calls on loopback (emulator, plain HTTP)");
     println!("  raw reqwest round trip : {:.3} ms/call", ms(raw));
     println!("  mscommerce client      : {:.3} ms/call", ms(ours));
-    println!("  client / raw           : {:.2}x", ours.as_secs_f64() / raw.as_secs_f64());
+    println!(
+        "  client / raw           : {:.2}x",
+        ours.as_secs_f64() / raw.as_secs_f64()
+    );
     println!("TCP connections for 100 sequential calls of one session: {connections} (goal 1; ratio {connections}/1)");
 }
