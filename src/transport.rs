@@ -35,15 +35,20 @@ pub fn tls_config(options: &SessionOptions) -> Result<rustls::ClientConfig> {
         None => Vec::new(),
         Some(path) => load_pem_certificates(path)?,
     };
-    let verifier =
-        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone()).map_err(
-            |e| {
-                Error::new(
-                    ErrorKind::Network,
-                    format!("cannot load the system's trusted certificates: {e}"),
-                )
-            },
-        )?;
+    // Without extra roots, the plain verifier: on Windows the extra-roots one
+    // makes a certificate chain engine up front, which Wine 8 refuses
+    // (E_INVALIDARG), so no session could be made there.
+    let verifier = if extra.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider.clone())
+    } else {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+    }
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Network,
+            format!("cannot load the system's trusted certificates: {e}"),
+        )
+    })?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| Error::internal(format!("TLS configuration: {e}")))?
