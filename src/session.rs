@@ -2,8 +2,13 @@
 //! The JSON requests of the C ABI (native-abi.md) are answered here, so the
 //! ABI, the CLI and the tests share one implementation.
 
-use crate::auth::client_secret::ClientSecretSource;
+use crate::auth::certificate::{certificate_source, CertificateKey};
+use crate::auth::client_secret::client_secret_source;
+use crate::auth::device_code::DeviceCodeFlow;
+use crate::auth::interactive::InteractiveFlow;
+use crate::auth::managed_identity::managed_identity_source;
 use crate::auth::password::PasswordSource;
+use crate::auth::refresh::RefreshTokenSource;
 use crate::auth::static_token::StaticToken;
 use crate::auth::{
     authority_endpoint, normalise_scope, validate_client_id, validate_tenant, ConnectionInfo,
@@ -84,6 +89,35 @@ impl Connection {
 pub struct Session {
     base: Endpoint,
     connection: RwLock<Option<Arc<Connection>>>,
+    /// A device code or interactive sign-in between `start` and its last
+    /// `poll`.
+    pending: tokio::sync::Mutex<Option<PendingSignIn>>,
+}
+
+/// A two-step sign-in waiting for the user.
+struct PendingSignIn {
+    flow: Flow,
+    endpoint: Endpoint,
+    token_url: url::Url,
+    client_id: String,
+    tenant: String,
+    scope: String,
+    kind: PendingKind,
+}
+
+enum PendingKind {
+    DeviceCode(DeviceCodeFlow),
+    Interactive(InteractiveFlow),
+}
+
+/// The longest a `poll` waits for the user before answering MSC_PENDING:
+/// two seconds, or half the request timeout when that is shorter, so a
+/// host's Ctrl+C is seen between polls and the one request a poll may send
+/// still fits in the timeout.
+pub const POLL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn poll_budget(options: &SessionOptions) -> std::time::Duration {
+    POLL_WAIT.min(options.timeout / 2)
 }
 
 /// A connect request (native-abi.md); session options may ride along.
@@ -142,6 +176,15 @@ fn required<'a>(field: &str, v: &'a Option<String>) -> Result<&'a str> {
         .ok_or_else(|| Error::invalid(format!("{field} is required")))
 }
 
+/// `tenantId` and `clientId` of an app-only sign-in, validated.
+fn app_ids(req: &ConnectRequest) -> Result<(&str, &str)> {
+    let tenant = required("tenantId", &req.tenant_id)?;
+    validate_tenant(tenant)?;
+    let client_id = required("clientId", &req.client_id)?;
+    validate_client_id(client_id)?;
+    Ok((tenant, client_id))
+}
+
 fn required_secret<'a>(field: &str, v: &'a Option<Secret>) -> Result<&'a Secret> {
     v.as_ref()
         .filter(|s| !s.expose().trim().is_empty())
@@ -158,6 +201,7 @@ impl Session {
         Ok(Session {
             base: Endpoint::new(options)?,
             connection: RwLock::new(None),
+            pending: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -177,19 +221,30 @@ impl Session {
         self.connection.read().ok().and_then(|c| c.clone())
     }
 
-    /// Forget the connection (tokens are dropped and wiped).
+    /// Forget the connection (tokens are dropped and wiped) and any sign-in
+    /// waiting for the user (unless a poll of it is running right now).
     pub fn disconnect(&self) {
         if let Ok(mut c) = self.connection.write() {
             *c = None;
         }
+        if let Ok(mut p) = self.pending.try_lock() {
+            *p = None;
+        }
     }
 
     /// `msc_connect`: sign in and keep the connection; answers its info.
+    /// Device code and interactive sign-ins take two steps (`start`, then
+    /// `poll` until it answers other than MSC_PENDING).
     pub async fn connect(&self, request: &str, log: &CallLog) -> Result<Value> {
         let req: ConnectRequest = parse("connect", request)?;
         let flow = Flow::parse(required("flow", &req.flow)?)?;
         let endpoint = self.base.with(&req.options)?;
         let scope = normalise_scope(req.scope.as_deref().or(req.resource.as_deref()))?;
+        if matches!(flow, Flow::DeviceCode | Flow::Interactive) {
+            return self
+                .connect_in_steps(flow, &req, endpoint, scope, log)
+                .await;
+        }
         let authority = endpoint.options.authority_host.clone();
         let user_tenant = req.tenant_id.as_deref().unwrap_or("organizations").trim();
         let (source, first, tenant, client): (
@@ -219,12 +274,9 @@ impl Session {
                 )
             }
             Flow::ClientSecret => {
-                let tenant = required("tenantId", &req.tenant_id)?;
-                validate_tenant(tenant)?;
-                let client_id = required("clientId", &req.client_id)?;
-                validate_client_id(client_id)?;
+                let (tenant, client_id) = app_ids(&req)?;
                 let secret = required_secret("clientSecret", &req.client_secret)?;
-                let source = ClientSecretSource::new(
+                let source = client_secret_source(
                     &endpoint.http,
                     &authority,
                     tenant,
@@ -238,6 +290,64 @@ impl Session {
                     Some(tenant.to_string()),
                     Some(client_id.to_string()),
                 )
+            }
+            Flow::Certificate => {
+                let (tenant, client_id) = app_ids(&req)?;
+                let path = req
+                    .certificate_path
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty());
+                let thumbprint = req
+                    .certificate_thumbprint
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty());
+                let key = match (path, thumbprint) {
+                    (Some(p), None) => {
+                        CertificateKey::from_file(p, req.certificate_password.as_ref())?
+                    }
+                    (None, Some(t)) => CertificateKey::from_store(t)?,
+                    (Some(_), Some(_)) => {
+                        return Err(Error::invalid(
+                            "give certificatePath or certificateThumbprint, not both",
+                        ))
+                    }
+                    (None, None) => {
+                        return Err(Error::invalid(if cfg!(windows) {
+                            "certificatePath (a PFX or PEM file) or certificateThumbprint (a certificate of the CurrentUser or LocalMachine \"My\" store) is required"
+                        } else {
+                            "certificatePath (a PFX or PEM file) is required"
+                        }))
+                    }
+                };
+                let source = certificate_source(
+                    &endpoint.http,
+                    &authority,
+                    tenant,
+                    client_id,
+                    Arc::new(key),
+                    scope,
+                    log,
+                )?;
+                (
+                    Box::new(source),
+                    None,
+                    Some(tenant.to_string()),
+                    Some(client_id.to_string()),
+                )
+            }
+            Flow::ManagedIdentity => {
+                let client_id = req
+                    .client_id
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty());
+                if let Some(c) = client_id {
+                    validate_client_id(c)?;
+                }
+                let source = managed_identity_source(&endpoint.http, &authority, client_id, scope)?;
+                (Box::new(source), None, None, client_id.map(str::to_string))
             }
             Flow::Password => {
                 let username = required("username", &req.username)?;
@@ -255,31 +365,33 @@ impl Session {
                 );
                 (Box::new(source), None, None, Some(client_id.to_string()))
             }
-            Flow::Certificate | Flow::ManagedIdentity | Flow::DeviceCode | Flow::Interactive => {
-                let _ = (
-                    &req.step,
-                    &req.certificate_path,
-                    &req.certificate_password,
-                    &req.certificate_thumbprint,
-                    &req.redirect_uri,
-                    &req.login_hint,
-                );
-                return Err(Error::invalid(format!(
-                    "the {flow:?} sign-in is not available in this build yet"
-                )));
-            }
+            Flow::DeviceCode | Flow::Interactive => unreachable!("handled above"),
         };
         let credential = Credential::new(source, first);
         // Sign in now, so a wrong secret fails Connect, not the first Get.
         let token = credential.token(None, log).await?;
+        let tenant = tenant.unwrap_or_else(|| user_tenant.to_string());
+        self.keep(flow, endpoint, credential, &token, tenant, client, log)
+            .await
+    }
+
+    /// Keep a new connection on the session (replacing any other) and answer
+    /// its info.
+    #[allow(clippy::too_many_arguments)]
+    async fn keep(
+        &self,
+        flow: Flow,
+        endpoint: Endpoint,
+        credential: Credential,
+        token: &Token,
+        tenant: String,
+        client: Option<String>,
+        log: &CallLog,
+    ) -> Result<Value> {
         let claims = crate::auth::jwt::claims(token.secret.expose()).unwrap_or_default();
         let info = ConnectionInfo {
             account: claims.account(),
-            tenant_id: claims
-                .tid
-                .clone()
-                .or(tenant)
-                .or_else(|| Some(user_tenant.to_string())),
+            tenant_id: claims.tid.clone().or(Some(tenant)),
             client_id: client.or_else(|| claims.client_id()),
             flow,
             environment: endpoint.options.environment.name().to_string(),
@@ -297,6 +409,150 @@ impl Session {
         }
         log.push(format!("connected ({flow:?})"));
         Ok(answer)
+    }
+
+    /// Device code and interactive sign-in: `start` or `poll`.
+    async fn connect_in_steps(
+        &self,
+        flow: Flow,
+        req: &ConnectRequest,
+        endpoint: Endpoint,
+        scope: String,
+        log: &CallLog,
+    ) -> Result<Value> {
+        let step = required("step", &req.step)?;
+        if step.eq_ignore_ascii_case("start") {
+            let authority = endpoint.options.authority_host.clone();
+            let tenant = req
+                .tenant_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .unwrap_or("organizations")
+                .to_string();
+            validate_tenant(&tenant)?;
+            let client_id = req
+                .client_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .unwrap_or(MODULE_CLIENT_ID)
+                .to_string();
+            validate_client_id(&client_id)?;
+            let token_url = authority_endpoint(&authority, &tenant, "token")?;
+            // A new start replaces (and so cancels) any sign-in waiting.
+            let mut pending = self.pending.lock().await;
+            *pending = None;
+            let (kind, answer) = match flow {
+                Flow::DeviceCode => {
+                    let (f, a) = DeviceCodeFlow::start(
+                        &endpoint.http,
+                        authority_endpoint(&authority, &tenant, "devicecode")?,
+                        token_url.clone(),
+                        &client_id,
+                        &scope,
+                        log,
+                    )
+                    .await?;
+                    (PendingKind::DeviceCode(f), to_json(&a)?)
+                }
+                _ => {
+                    let (f, a) = InteractiveFlow::start(
+                        &endpoint.http,
+                        authority_endpoint(&authority, &tenant, "authorize")?,
+                        token_url.clone(),
+                        &client_id,
+                        &scope,
+                        req.redirect_uri.as_deref(),
+                        req.login_hint.as_deref(),
+                        log,
+                    )
+                    .await?;
+                    (PendingKind::Interactive(f), to_json(&a)?)
+                }
+            };
+            *pending = Some(PendingSignIn {
+                flow,
+                endpoint,
+                token_url,
+                client_id,
+                tenant,
+                scope,
+                kind,
+            });
+            return Ok(answer);
+        }
+        if !step.eq_ignore_ascii_case("poll") {
+            return Err(Error::invalid(format!(
+                "step '{}' is not known; use start, then poll",
+                step.escape_debug()
+            )));
+        }
+        let mut pending = self.pending.lock().await;
+        let Some(p) = pending.as_mut() else {
+            return Err(Error::invalid(format!(
+                "no {flow:?} sign-in is waiting on this session: send step 'start' first"
+            )));
+        };
+        if p.flow != flow {
+            return Err(Error::invalid(format!(
+                "the sign-in waiting on this session is {:?}, not {flow:?}",
+                p.flow
+            )));
+        }
+        let budget = poll_budget(&p.endpoint.options);
+        let outcome = match &mut p.kind {
+            PendingKind::DeviceCode(f) => f.poll(budget, log).await,
+            PendingKind::Interactive(f) => f.poll(budget, log).await,
+        };
+        match outcome {
+            Ok(None) => Err(Error::new(
+                ErrorKind::Pending,
+                match &p.kind {
+                    PendingKind::DeviceCode(f) => format!(
+                        "waiting for the user to enter the code {} and sign in",
+                        f.user_code
+                    ),
+                    PendingKind::Interactive(_) => {
+                        "waiting for the user to sign in in the browser".to_string()
+                    }
+                },
+            )),
+            Ok(Some((token, refresh))) => {
+                let p = pending.take().expect("checked above");
+                drop(pending);
+                let source = RefreshTokenSource::new(
+                    p.endpoint.http.clone(),
+                    p.token_url,
+                    p.client_id.clone(),
+                    p.scope,
+                    refresh,
+                );
+                let credential = Credential::new(Box::new(source), Some(token.clone()));
+                self.keep(
+                    flow,
+                    p.endpoint,
+                    credential,
+                    &token,
+                    p.tenant,
+                    Some(p.client_id),
+                    log,
+                )
+                .await
+            }
+            Err(e) => {
+                // Refused, declined, expired or timed out: the sign-in is
+                // over. A network failure leaves it waiting for another poll.
+                let over = match &p.kind {
+                    PendingKind::DeviceCode(f) => f.is_over(),
+                    PendingKind::Interactive(f) => f.is_over(),
+                };
+                if over || !matches!(e.kind, ErrorKind::Network | ErrorKind::Timeout) {
+                    *pending = None;
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The credential and service for one call: the request's own token

@@ -4,10 +4,18 @@
 //! Each flow is a [`TokenSource`]; [`Credential`] wraps one with a cache that
 //! renews the token before it expires and once more after a 401.
 
+pub mod azure;
+#[cfg(windows)]
+mod cert_store_windows;
+pub mod certificate;
 pub mod client_secret;
+pub mod device_code;
+pub mod interactive;
 pub mod jwt;
+pub mod managed_identity;
 pub mod oauth_http;
 pub mod password;
+pub mod refresh;
 pub mod secret;
 pub mod static_token;
 
@@ -28,7 +36,8 @@ pub const MODULE_REDIRECT_URI: &str = "http://localhost/m365/commerce";
 /// The message of the published module when a session cannot go on.
 pub const EXPIRED_MESSAGE: &str = "Your credentials have expired. Please, call Connect-MSCommerce again to regain access to MSCommerce Module.";
 
-/// Renew a token this long before it expires.
+/// Renew a token this long before it expires, or a quarter of its lifetime
+/// before when that is shorter (see [`Token::renew_at`]).
 pub const REFRESH_MARGIN: time::Duration = time::Duration::minutes(5);
 
 /// How a session signed in.
@@ -81,8 +90,17 @@ impl Token {
         Token { secret, expires_on }
     }
 
-    fn fresh(&self, now: OffsetDateTime) -> bool {
-        self.expires_on.is_none_or(|e| e - REFRESH_MARGIN > now)
+    /// When a token obtained at `obtained` should be renewed: five minutes
+    /// before it expires ([`REFRESH_MARGIN`], as MSAL and azure_identity
+    /// do), or a quarter of its lifetime before when that is shorter. A
+    /// one-hour token is renewed after 55 minutes; a token that lives only a
+    /// few seconds (a test emulator's, or a tenant's short lifetime policy)
+    /// is still used for three quarters of its life instead of being renewed
+    /// on every call.
+    pub fn renew_at(&self, obtained: OffsetDateTime) -> Option<OffsetDateTime> {
+        let expires = self.expires_on?;
+        let lifetime = (expires - obtained).max(time::Duration::ZERO);
+        Some(expires - REFRESH_MARGIN.min(lifetime / 4))
     }
 
     fn expired(&self, now: OffsetDateTime) -> bool {
@@ -116,17 +134,36 @@ pub struct ConnectionInfo {
     pub expires_on: Option<OffsetDateTime>,
 }
 
+/// A cached token and when it was obtained.
+struct Cached {
+    token: Token,
+    obtained: OffsetDateTime,
+}
+
+impl Cached {
+    fn new(token: Token) -> Self {
+        Cached {
+            token,
+            obtained: OffsetDateTime::now_utc(),
+        }
+    }
+
+    fn fresh(&self, now: OffsetDateTime) -> bool {
+        self.token.renew_at(self.obtained).map_or(true, |r| r > now)
+    }
+}
+
 /// A token source with its cache.
 pub struct Credential {
     source: Box<dyn TokenSource>,
-    cached: Mutex<Option<Token>>,
+    cached: Mutex<Option<Cached>>,
 }
 
 impl Credential {
     pub fn new(source: Box<dyn TokenSource>, first: Option<Token>) -> Self {
         Credential {
             source,
-            cached: Mutex::new(first),
+            cached: Mutex::new(first.map(Cached::new)),
         }
     }
 
@@ -140,9 +177,11 @@ impl Credential {
     pub async fn token(&self, rejected: Option<&Secret>, log: &CallLog) -> Result<Token> {
         let mut cached = self.cached.lock().await;
         let now = OffsetDateTime::now_utc();
-        if let Some(t) = cached.as_ref() {
+        let renewing = cached.is_some();
+        if let Some(c) = cached.as_ref() {
+            let t = &c.token;
             let was_rejected = rejected.is_some_and(|r| r == &t.secret);
-            if !was_rejected && (t.fresh(now) || (!self.source.renewable() && !t.expired(now))) {
+            if !was_rejected && (c.fresh(now) || (!self.source.renewable() && !t.expired(now))) {
                 return Ok(t.clone());
             }
             if !self.source.renewable() {
@@ -162,13 +201,27 @@ impl Credential {
                 "token about to expire; renewing it"
             });
         }
-        let token = self.source.acquire(log).await?;
-        *cached = Some(token.clone());
+        let token = match self.source.acquire(log).await {
+            Ok(t) => t,
+            // A session that was connected and cannot renew says so in the
+            // published words, with the platform's reason after them.
+            Err(e) if renewing && e.kind == ErrorKind::Authentication => {
+                let mut e = e;
+                e.message = format!("{EXPIRED_MESSAGE} ({})", e.message);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        *cached = Some(Cached::new(token.clone()));
         Ok(token)
     }
 
     pub async fn expires_on(&self) -> Option<OffsetDateTime> {
-        self.cached.lock().await.as_ref().and_then(|t| t.expires_on)
+        self.cached
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|c| c.token.expires_on)
     }
 }
 

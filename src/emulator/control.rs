@@ -22,6 +22,9 @@ pub fn routes() -> Router<Arc<EmulatorState>> {
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/products", post(upsert_product))
         .route("/_emulator/expire-tokens", post(expire))
+        .route("/_emulator/device/{action}", post(device))
+        .route("/_emulator/browser", post(browser))
+        .route("/_emulator/certificate", get(certificate))
 }
 
 #[derive(Deserialize)]
@@ -120,4 +123,76 @@ async fn upsert_product(
         }),
     }
     Json(json!({ "ok": true })).into_response()
+}
+
+// ---- acting as the user in sign-ins -------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct DeviceRequest {
+    /// The code the user was shown (dashes and case ignored); none: the
+    /// latest pending one.
+    user_code: Option<String>,
+    /// Who approves: a built-in user's key or UPN (default admin).
+    user: Option<String>,
+}
+
+/// Approve a device code as a user (`/_emulator/device/approve`
+/// `{"userCode":"…","user":"admin"}`), decline it (`…/decline`) or let it
+/// expire now (`…/expire`).
+async fn device(
+    State(s): State<Arc<EmulatorState>>,
+    axum::extract::Path(action): axum::extract::Path<String>,
+    body: Option<Json<DeviceRequest>>,
+) -> Response {
+    use super::identity_flows::{act_on_device_code, DeviceAction};
+    let action = match action.as_str() {
+        "approve" => DeviceAction::Approve,
+        "decline" => DeviceAction::Decline,
+        "expire" => DeviceAction::Expire,
+        other => {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "error": format!("no device action '{other}'; use approve, decline or expire") })),
+            )
+                .into_response()
+        }
+    };
+    let r = body.map(|Json(r)| r).unwrap_or_default();
+    match act_on_device_code(&s, r.user_code.as_deref(), action, r.user.as_deref()) {
+        Ok(code) => {
+            Json(json!({ "userCode": code, "action": format!("{action:?}") })).into_response()
+        }
+        Err(e) => (StatusCode::NOT_FOUND, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BrowserRequest {
+    /// The user the browser is signed in as; none or null: signed out.
+    user: Option<String>,
+}
+
+/// Sign the browser in: `{"user":"admin"}` (the authorize endpoint then
+/// redirects at once, as for a user with a session), or out: `{}`.
+async fn browser(State(s): State<Arc<EmulatorState>>, Json(r): Json<BrowserRequest>) -> Response {
+    match super::identity_flows::set_browser_user(&s, r.user.as_deref()) {
+        Ok(()) => Json(json!({ "user": r.user })).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+/// The certificate app's certificate and key: PEM (both in one), PFX.
+async fn certificate() -> Response {
+    use base64::Engine;
+    Json(json!({
+        "clientId": directory::CERTIFICATE_APP_CLIENT_ID,
+        "tenantId": directory::TENANT_ID,
+        "thumbprint": directory::CERTIFICATE_APP_THUMBPRINT,
+        "pem": directory::certificate_app_pem(),
+        "pfxBase64": base64::engine::general_purpose::STANDARD.encode(directory::certificate_app_pfx()),
+        "pfxPassword": directory::CERTIFICATE_APP_PFX_PASSWORD,
+    }))
+    .into_response()
 }

@@ -89,7 +89,9 @@ pub fn user_by_upn(upn: &str) -> Option<&'static User> {
 }
 
 pub fn app_by_client_id(id: &str) -> Option<&'static App> {
-    APPS.iter().find(|a| a.client_id.eq_ignore_ascii_case(id))
+    APPS.iter()
+        .find(|a| a.client_id.eq_ignore_ascii_case(id))
+        .or_else(|| Some(&*CERTIFICATE_APP).filter(|a| a.client_id.eq_ignore_ascii_case(id)))
 }
 
 /// Whether a tenant path segment names the emulator's tenant; user flows
@@ -113,4 +115,170 @@ pub fn can_write(roles: &[String]) -> bool {
     roles
         .iter()
         .any(|r| r == ROLE_GLOBAL_ADMIN || r == ROLE_BILLING_ADMIN)
+}
+
+// ---- certificate sign-in ------------------------------------------------
+
+/// The app that signs in with a certificate (client assertion) only.
+pub const CERTIFICATE_APP_CLIENT_ID: &str = "8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a03";
+
+/// Its registered certificate: RSA 2048, self-signed, valid until 2126.
+/// Public test material, like the passwords above: never trust it anywhere.
+pub const CERTIFICATE_APP_CERT_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIDPzCCAiegAwIBAgIUQ1ZZEhN91ALnF9hd3tFocbm3UQgwDQYJKoZIhvcNAQEL
+BQAwLjEsMCoGA1UEAwwjTVNDb21tZXJjZSBlbXVsYXRvciBjZXJ0aWZpY2F0ZSBh
+cHAwIBcNMjYxMTIxMDU1MDQ1WhgPMjEyNjEwMjgwNTUwNDVaMC4xLDAqBgNVBAMM
+I01TQ29tbWVyY2UgZW11bGF0b3IgY2VydGlmaWNhdGUgYXBwMIIBIjANBgkqhkiG
+9w0BAQEFAAOCAQ8AMIIBCgKCAQEA+GJzokrAp70FpDTlV2PWmbjFSuQ2P8GXdtZA
+a79tzq5jA7vlSqm0jSWtySu58ZdsiXsR61ZfKQv1lr7wl8h4FDWiYnxTdmqCz6MV
+WDSqaca71pj9Zb3EOitDTvalOu5Ea/nwa5gEZxoinoavVhSNpDXGwNLmgdhTYT5f
+9JK+AmaoqoPvRlYacyjWitXPcHEBhNlnvd+lj99MiFqagAlxkyjeVeZhavu4aQ3s
++uppxq2wqfG04sgkw/TUyMHFJueMxJj2YqUX/FW4azXQufyjHz35IHQCYF7ZigrL
+Mawwiy0uf+Jd3LxFF6vjnv2XcPg+TgFEwEr7GSm2Z0SmaNID1QIDAQABo1MwUTAd
+BgNVHQ4EFgQUZ/s8oBpHmO4IepwPEwHChnhD++QwHwYDVR0jBBgwFoAUZ/s8oBpH
+mO4IepwPEwHChnhD++QwDwYDVR0TAQH/BAUwAwEB/zANBgkqhkiG9w0BAQsFAAOC
+AQEAcvW6ednCEUYRd6Fy0SZuou4dfuPHOxSnizSpxvjxNhK+IKUA14dwB5vp/kk7
+3sy8E1EGiUhghV6mdl+naZLJ7PXX9JPpGnwJCPwo6qthlU8Zg9V7sJgRKjRY7B/3
+OzfL/euJmdsPbz/szRWWZ/jTdEfuHIZkAaSNfiHO96wP5a3irjZ0opWhGkvh7MhP
+kzE8wb1vEl4NMY5pmGb+KLDzXdsPDpsE8AZ5bOADxJWPlorHrMMZ+DXZt7GsC1Ez
+wSVYq5YMQ+Go+S4lneQr7U5tqoG12pubWgfF07G8d+42c89eHqEV7yrDy4gD0TTZ
+Kt1EDSocrLn0/yiwa9ma4okywA==
+-----END CERTIFICATE-----
+";
+
+/// The certificate's private key (PKCS#8), for tests and emulator users.
+pub const CERTIFICATE_APP_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQD4YnOiSsCnvQWk
+NOVXY9aZuMVK5DY/wZd21kBrv23OrmMDu+VKqbSNJa3JK7nxl2yJexHrVl8pC/WW
+vvCXyHgUNaJifFN2aoLPoxVYNKppxrvWmP1lvcQ6K0NO9qU67kRr+fBrmARnGiKe
+hq9WFI2kNcbA0uaB2FNhPl/0kr4CZqiqg+9GVhpzKNaK1c9wcQGE2We936WP30yI
+WpqACXGTKN5V5mFq+7hpDez66mnGrbCp8bTiyCTD9NTIwcUm54zEmPZipRf8Vbhr
+NdC5/KMfPfkgdAJgXtmKCssxrDCLLS5/4l3cvEUXq+Oe/Zdw+D5OAUTASvsZKbZn
+RKZo0gPVAgMBAAECggEAAvP6B6LCN0b7iLAU+UeCFydyYl65OGPUVFYyw4qDQzL2
+kWZL+78YcER+PvHf+ZErz1dLvL5fo5d1Ttqr9e9Xt3cgcZxPH7gfda7Xg59zVo5F
+exqBihKfVnO04/zxtPQn6G1lytmuqmJ4qTrVCH3Lu06Ps4jZCGUqhJxJvBjR3SnA
+9jYIXPMED+1LbpSakxw7FQphXZFjgI9tm4BV6ieXgBTXelVIDgBoj+coNNnoPwWi
+WNHcKeJziYdAH4vdSvsw+T7yXEbnzH+i5Tw4ohCds4+jmBeEpfHd0rhikxNwgi2q
+S241qN7K/6CCx8/5YhNWUD7Ov/V0Kr0NszMc9kNj9wKBgQD+tTozVWbMJ0Hny1wI
+brcKV2hx4L24bmi+YN34Qbheidi7giPovsUWe1gwe2hhSsp0eYgIoITgrRPPnWF1
+bKCbj6m7OhIm4rZ5nT9O+DiBt5UBbUyHH9D0WvP+uRd9X4gyVM7HeM+7LSwa1cJs
+6iUM8/+nTVzwEEBCYuzn2IQQTwKBgQD5pQM8B3sMRocmbKr0fwZmsBwBN0rc/lSa
+qZ0iOCBzrzsky7v96zLjUYTa4wXqm8wBZIfLxk34QR0KmkSZ7CsHn73NnvxiJ6lp
+HvfrSy9fD37AezVBtlY5+kmSxHkExyiiqPeFY4BgmVe7GXq7dVbQ5KwHGgsUOdlf
+yEdDc1ScmwKBgDVee8dtyZBVWXXcIniR2kCMeBIEaTxPxhq96USvYJZOg98mMaf+
+8QT4602dTg20wh8Np/dGyxDYsyH5dAZKsIxn2cSlMlB7iIiK7kz5rb1gXhRidnqJ
+rBrHRADHf6iBb+Q76Ofa5IvvtyIYUBjKJuFD7vl7OFIE1bITUFh0AZf5AoGAMjWT
+AfbLM7vXoM3IUGZf5jVTXJc/UlVAtN6aQPCi7kF3Fr53L+mnEXsqyk9QuE/fZwRO
+H5jhw6Vs7t36IC8UtHLXXMy2HBO4CfF1kXhMrcTTDGl7W50NmJmTRJaJdIGN1bFA
+Hy7U+hi9QV8thRhjfp4PT1pYkhfUdWQ1mQZQJTMCgYEAmHmnhhi+bhDSTifcOXKA
+o5lL+ANiOx6jTNXc743b81T72Su/EsiWXLuJmdM1iDMvQz4jWMjTEedLvug53dq8
+R8ifAWK0HENqrB4RBi3XG5bv3cgfSyJrBFTusVMglz5/tdB+CAPCchCGGd283cL2
+CqVM4WH8jYMdGvl2y0LQ7D8=
+-----END PRIVATE KEY-----
+";
+
+/// SHA-1 thumbprint of [`CERTIFICATE_APP_CERT_PEM`], as the portal shows it.
+pub const CERTIFICATE_APP_THUMBPRINT: &str = "A599A5A4BD565D142FE0B4C72E22394F8BA08901";
+
+/// Password of the PFX made by [`certificate_app_pfx`].
+pub const CERTIFICATE_APP_PFX_PASSWORD: &str = "Emulator-Pfx-1";
+
+/// The certificate app. It has no client secret: the one below is made at
+/// random when the process starts and never shown, so no secret is accepted.
+pub static CERTIFICATE_APP: once_cell::sync::Lazy<App> = once_cell::sync::Lazy::new(|| {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    App {
+        key: "certificate",
+        client_id: CERTIFICATE_APP_CLIENT_ID,
+        secret: Box::leak(super::identity::hex(&b).into_boxed_str()),
+        roles: &[ROLE_BILLING_ADMIN],
+    }
+});
+
+/// The certificate and key in one PEM file (what `--certificate` accepts).
+pub fn certificate_app_pem() -> String {
+    format!("{CERTIFICATE_APP_CERT_PEM}{CERTIFICATE_APP_KEY_PEM}")
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map(|c| c.to_vec())
+        .expect("the built-in certificate is valid PEM")
+}
+
+/// The certificate and key as a PFX (PKCS#12: AES-256, HMAC-SHA256)
+/// protected by [`CERTIFICATE_APP_PFX_PASSWORD`].
+pub fn certificate_app_pfx() -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    let key =
+        rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(CERTIFICATE_APP_KEY_PEM.as_bytes())
+            .expect("the built-in key is valid PEM");
+    let key = p12_keystore::PrivateKey::from_der(key.secret_pkcs8_der()).expect("PKCS#8");
+    let cert = p12_keystore::Certificate::from_der(&pem_der(CERTIFICATE_APP_CERT_PEM))
+        .expect("the built-in certificate parses");
+    let chain = p12_keystore::PrivateKeyChain::new(b"certificate-app".to_vec(), key, [cert]);
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry(
+        "certificate-app",
+        p12_keystore::KeyStoreEntry::PrivateKeyChain(chain),
+    );
+    store
+        .writer(CERTIFICATE_APP_PFX_PASSWORD)
+        .write()
+        .expect("writing the built-in PFX")
+}
+
+/// The certificates (DER) registered on an app, for verifying assertions.
+pub fn app_certificates(client_id: &str) -> Vec<Vec<u8>> {
+    if client_id.eq_ignore_ascii_case(CERTIFICATE_APP_CLIENT_ID) {
+        vec![pem_der(CERTIFICATE_APP_CERT_PEM)]
+    } else {
+        Vec::new()
+    }
+}
+
+// ---- managed identities -------------------------------------------------
+
+/// The `IDENTITY_HEADER` secret of the emulator's App Service style managed
+/// identity endpoint (`/msi/token`).
+pub const MANAGED_IDENTITY_HEADER: &str = "emulator-identity-header";
+
+/// The system-assigned identity (first) and a user-assigned one. They have
+/// no secret: only the managed identity endpoints issue their tokens.
+pub const MANAGED_IDENTITIES: &[App] = &[
+    App {
+        key: "system-assigned",
+        client_id: "8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a20",
+        secret: "",
+        roles: &[ROLE_BILLING_ADMIN],
+    },
+    App {
+        key: "user-assigned",
+        client_id: "8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a21",
+        secret: "",
+        roles: &[ROLE_GLOBAL_READER],
+    },
+];
+
+/// The sign-in section of `mscommerce emulator`'s banner beyond the users
+/// and secret apps: the certificate app, managed identity, device code and
+/// browser sign-in, for an emulator at `url`.
+pub fn describe(url: &str) -> String {
+    let mi = &MANAGED_IDENTITIES;
+    format!(
+        "Certificate app (certificate sign-in, tenant {TENANT_DOMAIN}):\n\
+         \x20 {CERTIFICATE_APP_CLIENT_ID}  thumbprint {CERTIFICATE_APP_THUMBPRINT}\n\
+         \x20 certificate and key: curl {url}/_emulator/certificate (pem, pfxBase64, pfxPassword)\n\
+         Managed identity (App Service style; or IMDS through --proxy {url}):\n\
+         \x20 IDENTITY_ENDPOINT={url}/msi/token IDENTITY_HEADER={MANAGED_IDENTITY_HEADER}\n\
+         \x20 system-assigned {}   user-assigned (--client-id) {}\n\
+         Device code: enter the code at {url}/device, or\n\
+         \x20 curl -X POST {url}/_emulator/device/approve -H 'content-type: application/json' -d '{{\"user\":\"admin\"}}'\n\
+         Browser sign-in (--interactive): pick a user on the page, or sign the browser in first:\n\
+         \x20 curl -X POST {url}/_emulator/browser -H 'content-type: application/json' -d '{{\"user\":\"admin\"}}'\n",
+        mi[0].client_id, mi[1].client_id
+    )
 }

@@ -1,0 +1,127 @@
+//! App-only sign-in through azure_identity's credentials (client secret,
+//! client assertion, managed identity), driven by the session's HTTP client.
+
+use super::{Token, TokenSource};
+use crate::error::{Error, ErrorKind, Result};
+use crate::log::CallLog;
+use async_trait::async_trait;
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::TokenCredential;
+use azure_core::http::{ClientOptions, RetryOptions, Transport};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Makes a new azure_identity credential.
+pub type MakeCredential =
+    Box<dyn Fn() -> azure_core::Result<Arc<dyn TokenCredential>> + Send + Sync>;
+
+/// azure_identity client options that send through `http` to `authority`.
+/// Retries are ours (the cache signs in again on the next call), so the
+/// pipeline's own are off.
+pub fn azure_client_options(http: &reqwest::Client, authority: &url::Url) -> ClientOptions {
+    let mut cloud = CustomConfiguration::default();
+    cloud.authority_host = authority.as_str().trim_end_matches('/').to_string();
+    ClientOptions {
+        transport: Some(Transport::new(Arc::new(http.clone()))),
+        cloud: Some(Arc::new(CloudConfiguration::Custom(cloud))),
+        retry: RetryOptions::none(),
+        ..Default::default()
+    }
+}
+
+/// azure_identity refuses an authority that is not `https://`; say so in
+/// our words before it does.
+pub fn require_https(what: &str, authority: &url::Url) -> Result<()> {
+    if authority.scheme() == "https" {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{what} needs an https:// sign-in authority; '{authority}' is not one (azure_identity refuses plain HTTP)"
+        )))
+    }
+}
+
+/// Turn an azure_core error into ours, keeping the platform's AADSTS text.
+pub fn map_azure_error(what: &str, e: &azure_core::Error) -> Error {
+    use azure_core::error::ErrorKind as K;
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text = format!("{text}: {t}");
+        }
+        source = s.source();
+    }
+    let text = super::oauth_http::first_line(&text);
+    let kind = match e.kind() {
+        K::Io => ErrorKind::Network,
+        _ => ErrorKind::Authentication,
+    };
+    let status = match e.kind() {
+        K::HttpResponse { status, .. } => Some(u16::from(*status)),
+        _ => None,
+    };
+    let mut err = Error::new(kind, format!("{what} failed: {text}"));
+    err.http_status = status;
+    err
+}
+
+/// A token source over an azure_identity credential.
+///
+/// A new credential is made for every token: azure_identity's credentials
+/// keep their own cache, which would hand back a token the service has just
+/// refused. Renewal timing is [`super::Credential`]'s alone; making a
+/// credential does no I/O.
+pub struct AzureSource {
+    /// "client secret sign-in", for log lines and errors.
+    what: &'static str,
+    /// Where it signs in (an authority and tenant, or the managed identity
+    /// endpoint), for log lines; never a secret.
+    at: String,
+    scope: String,
+    make: MakeCredential,
+}
+
+impl AzureSource {
+    pub fn new(what: &'static str, at: String, scope: String, make: MakeCredential) -> Self {
+        AzureSource {
+            what,
+            at,
+            scope,
+            make,
+        }
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[async_trait]
+impl TokenSource for AzureSource {
+    async fn acquire(&self, log: &CallLog) -> Result<Token> {
+        let what = capitalised(self.what);
+        let credential = (self.make)().map_err(|e| map_azure_error(&what, &e))?;
+        let started = Instant::now();
+        let result = credential.get_token(&[&self.scope], None).await;
+        let ms = started.elapsed().as_millis();
+        match result {
+            Ok(t) => {
+                log.push(format!("{} at {} -> token in {ms} ms", self.what, self.at));
+                Ok(Token {
+                    secret: super::Secret::new(t.token.secret().to_string()),
+                    expires_on: Some(t.expires_on),
+                })
+            }
+            Err(e) => {
+                log.push(format!("{} at {} -> failed in {ms} ms", self.what, self.at));
+                Err(map_azure_error(&what, &e))
+            }
+        }
+    }
+}
