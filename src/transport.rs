@@ -97,9 +97,9 @@ pub fn build_client(options: &SessionOptions) -> Result<reqwest::Client> {
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_keepalive(Duration::from_secs(60));
     if let Some(proxy) = &options.proxy {
+        // A proxy given explicitly carries every request, loopback included.
         let p = reqwest::Proxy::all(proxy.as_str())
-            .map_err(|e| Error::invalid(format!("proxy '{proxy}': {e}")))?
-            .no_proxy(reqwest::NoProxy::from_string("localhost,127.0.0.1,::1"));
+            .map_err(|e| Error::invalid(format!("proxy '{proxy}': {e}")))?;
         builder = builder.proxy(p);
     }
     builder

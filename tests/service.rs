@@ -603,3 +603,47 @@ async fn log_lines_carry_method_url_status_and_correlation_id_but_no_token() {
     assert!(lines[0].contains("correlation id "));
     assert!(!lines[0].contains(&token));
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let emu = emulator().await;
+    let s = connected(&emu, "admin").await;
+    emu.set_faults(Faults {
+        oversize_body: 1,
+        ..Default::default()
+    });
+    let e = get(&s, json!({"resource": "policies"})).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Service);
+    assert!(e.message.contains("larger than"), "{}", e.message);
+    // The next call is served normally.
+    get(&s, json!({"resource": "policies"})).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_explicit_proxy_carries_the_requests() {
+    // A second emulator plays the forward proxy: hyper serves absolute-form
+    // request targets by path, so the request lands there (and is refused,
+    // since that emulator did not issue the token) instead of at the service.
+    let service = emulator().await;
+    let proxy = emulator().await;
+    let s = Session::new(&options(
+        &service,
+        json!({"proxy": proxy.url(), "maxRetries": 0}),
+    ))
+    .unwrap();
+    let token = service.mint_token("admin", 600);
+    let (service_before, proxy_before) = (service.stats().requests, proxy.stats().requests);
+    let e = get(&s, json!({"resource": "policies", "accessToken": token}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Authentication, "{e}");
+    assert_eq!(
+        service.stats().requests,
+        service_before,
+        "nothing went direct"
+    );
+    assert!(
+        proxy.stats().requests > proxy_before,
+        "the proxy saw the request"
+    );
+}

@@ -78,6 +78,9 @@ async fn admit(
         } else if f.expire_tokens > 0 {
             f.expire_tokens -= 1;
             Some(Fault::Expired)
+        } else if f.oversize_body > 0 {
+            f.oversize_body -= 1;
+            Some(Fault::Oversize)
         } else {
             None
         };
@@ -104,6 +107,10 @@ async fn admit(
                 "ServiceUnavailable",
                 "The service is temporarily unavailable.",
             ));
+        }
+        Some(Fault::Oversize) => {
+            let filler = "x".repeat(5 * 1024 * 1024);
+            return Err(Json(json!({ "items": [], "filler": filler })).into_response());
         }
         Some(Fault::Expired) => {
             return Err(error(
@@ -161,6 +168,7 @@ enum Fault {
     Throttle(u64),
     Server(u16),
     Expired,
+    Oversize,
 }
 
 /// Run a handler body after admission, echoing the correlation id.

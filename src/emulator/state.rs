@@ -93,6 +93,8 @@ pub struct Faults {
     pub expire_tokens: u32,
     /// Page size of listings (0: one page), to exercise next links.
     pub page_size: usize,
+    /// Answer the next N requests with a body of 5 MiB (over the client's cap).
+    pub oversize_body: u32,
 }
 
 /// What the emulator has seen.
