@@ -14,9 +14,6 @@ use serde_json::{json, Value};
 use signin_support::*;
 use std::time::Duration;
 
-const POLL_MAX: Duration = Duration::from_secs(5);
-const PATIENCE: Duration = Duration::from_secs(30);
-
 #[tokio::test]
 async fn password_sign_in_and_wrong_password() {
     let (_emu, _dir, s) = setup(false, 3600);
@@ -337,7 +334,6 @@ async fn interactive_sign_in_with_the_test_as_browser() {
     assert_eq!(query(&location)["state"], q["state"]);
     assert_eq!(status, 200);
     assert!(page.contains("You may close this tab"), "{page}");
-    record(location);
     let info = poll_until_done(&s, json!({"flow": "interactive"}), POLL_MAX, PATIENCE)
         .await
         .unwrap();
@@ -427,9 +423,8 @@ async fn interactive_pkce_mismatch_is_refused() {
         })
         .collect();
     forged.query_pairs_mut().clear().extend_pairs(pairs);
-    let (location, status, _) = play_browser(&emu, dir.path(), forged.as_str()).await;
+    let (_, status, _) = play_browser(&emu, dir.path(), forged.as_str()).await;
     assert_eq!(status, 200);
-    record(location);
     let r = poll_until_done(&s, json!({"flow": "interactive"}), POLL_MAX, PATIENCE).await;
     let e = assert_auth(r, "AADSTS501481");
     assert!(e.message.contains("Code_Verifier does not match"), "{e}");
@@ -725,26 +720,8 @@ async fn sessions_outlive_their_first_token() {
     connect(&s, password_request()).await.unwrap();
     sessions.push(("password", s));
 
-    let s = session(&plain, dir.path());
-    let start = connect(&s, device_request()).await.unwrap();
-    control(
-        &plain,
-        dir.path(),
-        "/_emulator/device/approve",
-        json!({"userCode": start["UserCode"]}),
-    )
-    .await;
-    poll_until_done(&s, json!({"flow": "deviceCode"}), POLL_MAX, PATIENCE)
-        .await
-        .unwrap();
-    sessions.push(("device code", s));
-
-    let s = session(&plain, dir.path());
-    let start = connect(&s, interactive_start(Some("admin"))).await.unwrap();
-    play_browser(&plain, dir.path(), start["AuthorizeUrl"].as_str().unwrap()).await;
-    poll_until_done(&s, json!({"flow": "interactive"}), POLL_MAX, PATIENCE)
-        .await
-        .unwrap();
+    sessions.push(("device code", device_code_session(&plain, dir.path()).await));
+    let (s, _) = interactive_session(&plain, dir.path(), "admin").await;
     sessions.push(("interactive", s));
 
     let s = session(&tls, dir.path());

@@ -58,10 +58,19 @@ pub fn map_azure_error(what: &str, e: &azure_core::Error) -> Error {
         K::Io => ErrorKind::Network,
         _ => ErrorKind::Authentication,
     };
-    let status = match e.kind() {
-        K::HttpResponse { status, .. } => Some(u16::from(*status)),
-        _ => None,
-    };
+    // The HTTP status, on this error or one it wraps (azure_identity wraps
+    // the pipeline's error in a credential error).
+    let mut status = None;
+    let mut current: Option<&azure_core::Error> = Some(e);
+    while let Some(err) = current {
+        if let K::HttpResponse { status: s, .. } = err.kind() {
+            status = Some(u16::from(*s));
+            break;
+        }
+        current = std::error::Error::source(err)
+            .and_then(|s| s.downcast_ref::<azure_core::Error>())
+            .or_else(|| err.downcast_ref::<azure_core::Error>());
+    }
     let mut err = Error::new(kind, format!("{what} failed: {text}"));
     err.http_status = status;
     err

@@ -149,7 +149,7 @@ impl Cached {
     }
 
     fn fresh(&self, now: OffsetDateTime) -> bool {
-        self.token.renew_at(self.obtained).map_or(true, |r| r > now)
+        !matches!(self.token.renew_at(self.obtained), Some(r) if r <= now)
     }
 }
 
@@ -293,6 +293,59 @@ mod tests {
             "https://graph.microsoft.com/.default"
         );
         assert!(normalise_scope(Some("a b")).is_err());
+    }
+
+    #[test]
+    fn renewal_time() {
+        let now = OffsetDateTime::now_utc();
+        let token = |secs: i64| Token {
+            secret: Secret::new("t"),
+            expires_on: Some(now + time::Duration::seconds(secs)),
+        };
+        // An hour-long token: five minutes before it expires.
+        assert_eq!(
+            token(3600).renew_at(now),
+            Some(now + time::Duration::seconds(3300))
+        );
+        // Four seconds: a quarter of its life before, so still reused.
+        assert_eq!(
+            token(4).renew_at(now),
+            Some(now + time::Duration::seconds(3))
+        );
+        assert_eq!(
+            Token::from_bearer(Secret::new("opaque")).renew_at(now),
+            None
+        );
+    }
+
+    struct Failing;
+
+    #[async_trait]
+    impl TokenSource for Failing {
+        async fn acquire(&self, _log: &CallLog) -> Result<Token> {
+            Err(Error::new(
+                ErrorKind::Authentication,
+                "invalid_grant: AADSTS700082: The refresh token has expired",
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_that_cannot_renew_says_so() {
+        let expired = Token {
+            secret: Secret::new("old"),
+            expires_on: Some(OffsetDateTime::now_utc() - time::Duration::seconds(1)),
+        };
+        let log = CallLog::new();
+        let c = Credential::new(Box::new(Failing), Some(expired));
+        let e = c.token(None, &log).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Authentication);
+        assert!(e.message.starts_with(EXPIRED_MESSAGE), "{e}");
+        assert!(e.message.contains("AADSTS700082"), "{e}");
+        // Signing in the first time keeps the platform's words alone.
+        let c = Credential::new(Box::new(Failing), None);
+        let e = c.token(None, &log).await.unwrap_err();
+        assert!(!e.message.contains(EXPIRED_MESSAGE), "{e}");
     }
 
     #[test]

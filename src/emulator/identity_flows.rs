@@ -503,7 +503,7 @@ pub fn check_client_assertion(
             &format!("Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}."),
         ));
     }
-    if claims.jti.as_deref().map_or(true, str::is_empty) {
+    if claims.jti.as_deref().unwrap_or("").is_empty() {
         return Err(malformed("the 'jti' claim is missing"));
     }
     Ok(())
@@ -887,7 +887,10 @@ pub fn act_on_device_code(
         .devices
         .iter_mut()
         .filter(|d| same(&d.emulator, state) && matches!(d.status, DeviceStatus::Pending))
-        .filter(|d| wanted.as_deref().map_or(true, |w| d.user_code == w))
+        .filter(|d| match wanted.as_deref() {
+            Some(w) => d.user_code == w,
+            None => true,
+        })
         .max_by_key(|d| d.issued)
         .ok_or_else(|| match user_code {
             Some(c) => format!("no pending device code '{c}'"),

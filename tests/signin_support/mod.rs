@@ -289,3 +289,248 @@ pub fn interactive_start(hint: Option<&str>) -> Value {
     }
     r
 }
+
+// ---- the CLI ----
+
+/// What one run of the `mscommerce` binary did.
+pub struct CliRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliRun {
+    pub fn json(&self) -> Value {
+        assert_eq!(self.code, 0, "exit {}: {}", self.code, self.stderr);
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+
+    /// Exit 13 (10 + MSC_AUTHENTICATION) with `text` on stderr, nothing on stdout.
+    pub fn auth_failure(&self, text: &str) {
+        assert_eq!(self.code, 13, "{}", self.stderr);
+        assert!(
+            self.stderr.contains(text),
+            "'{text}' not in: {}",
+            self.stderr
+        );
+        assert!(self.stdout.is_empty(), "{}", self.stdout);
+    }
+}
+
+/// The CLI's options pointing at the emulator (its CA in TLS mode).
+pub fn cli_base(emu: &Emulator, dir: &Path) -> Vec<String> {
+    let mut a = vec![
+        "--service-url".to_string(),
+        emu.url(),
+        "--authority-host".to_string(),
+        emu.url(),
+        "--output".to_string(),
+        "json".to_string(),
+        "--timeout".to_string(),
+        "20".to_string(),
+    ];
+    if let Some(ca) = ca_file(emu, dir) {
+        a.extend(["--ca-file".to_string(), ca]);
+    }
+    a
+}
+
+/// The CLI's environment: none of the sign-in variables of the machine.
+fn cli_command(args: &[String], env: &[(&str, &str)]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mscommerce"));
+    c.args(args)
+        .stdin(std::process::Stdio::null())
+        .env_remove("IDENTITY_ENDPOINT")
+        .env_remove("IDENTITY_HEADER")
+        .env_remove("MSI_ENDPOINT")
+        .env_remove("IMDS_ENDPOINT")
+        .env_remove("MSCOMMERCE_ACCESS_TOKEN")
+        .env_remove("MSCOMMERCE_CLIENT_SECRET")
+        .env_remove("MSCOMMERCE_PASSWORD")
+        .env_remove("BROWSER");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+fn finished(output: std::process::Output) -> CliRun {
+    let run = CliRun {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    record(run.stdout.clone());
+    record(run.stderr.clone());
+    run
+}
+
+/// Run the CLI with the emulator's options, `args` and `env`.
+pub fn cli(emu: &Emulator, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> CliRun {
+    let mut all = cli_base(emu, dir);
+    all.extend(args.iter().map(|s| s.to_string()));
+    finished(cli_command(&all, env).output().expect("the CLI runs"))
+}
+
+/// Run an async control request from a test without a runtime.
+pub fn control_blocking(emu: &Emulator, dir: &Path, path: &str, body: Value) -> Value {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(control(emu, dir, path, body))
+}
+
+/// Run `--device-code` with `args`: read the prompt on stderr, then act as
+/// the user (`approve`, `decline` or `expire` the code it shows).
+pub fn cli_device_code(emu: &Emulator, dir: &Path, args: &[&str], action: &str) -> CliRun {
+    use std::io::{BufRead, Read};
+    let mut all = cli_base(emu, dir);
+    all.push("--device-code".into());
+    all.extend(args.iter().map(|s| s.to_string()));
+    let mut child = cli_command(&all, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the CLI runs");
+    let mut stdout = child.stdout.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let code = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the CLI shows the device code prompt");
+        if let Some(rest) = line.split("enter the code ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    control_blocking(
+        emu,
+        dir,
+        &format!("/_emulator/device/{action}"),
+        json!({"userCode": code, "user": "admin"}),
+    );
+    let status = wait_at_most(&mut child, Duration::from_secs(60));
+    finished(std::process::Output {
+        status,
+        stdout: out.join().unwrap().into_bytes(),
+        stderr: err.join().unwrap().into_bytes(),
+    })
+}
+
+/// Wait for a child, killing it after `limit`.
+pub fn wait_at_most(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("the CLI did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `$BROWSER` that plays the user's browser: GETs the URL and follows the
+/// platform's redirect to the CLI's loopback listener.
+pub fn curl_browser() -> String {
+    let found = std::process::Command::new("curl")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "curl (Debian package curl) is needed to play the browser"
+    );
+    "curl -sS -L --max-time 20 -o /dev/null".to_string()
+}
+
+/// The CLI signing in as the secret app (the secret on the command line,
+/// or from `env`), then running `command`.
+pub fn cli_secret(
+    emu: &Emulator,
+    dir: &Path,
+    secret: Option<&str>,
+    command: &[&str],
+    env: &[(&str, &str)],
+) -> CliRun {
+    let mut args = vec!["--tenant-id", TENANT, "--client-id", APP_ID];
+    if let Some(s) = secret {
+        args.extend(["--client-secret", s]);
+    }
+    args.extend(command);
+    cli(emu, dir, &args, env)
+}
+
+/// The CLI signing in as the certificate app with `file` (and its
+/// password), then running `command`.
+pub fn cli_certificate(
+    emu: &Emulator,
+    dir: &Path,
+    file: &str,
+    password: Option<&str>,
+    command: &[&str],
+) -> CliRun {
+    let mut args = vec![
+        "--tenant-id",
+        directory::TENANT_ID,
+        "--client-id",
+        CERT_APP,
+        "--certificate",
+        file,
+    ];
+    if let Some(p) = password {
+        args.extend(["--certificate-password", p]);
+    }
+    args.extend(command);
+    cli(emu, dir, &args, &[])
+}
+
+/// The longest one poll may take, and how long a test waits for a sign-in.
+pub const POLL_MAX: Duration = Duration::from_secs(5);
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A session signed in with a device code the admin approved.
+pub async fn device_code_session(emu: &Emulator, dir: &Path) -> Session {
+    let s = session(emu, dir);
+    let start = connect(&s, device_request()).await.unwrap();
+    let body = json!({"userCode": start["UserCode"]});
+    control(emu, dir, "/_emulator/device/approve", body).await;
+    poll_until_done(&s, json!({"flow": "deviceCode"}), POLL_MAX, PATIENCE)
+        .await
+        .unwrap();
+    s
+}
+
+/// A session signed in in the browser as `hint`, and the redirect the
+/// browser carried (with its authorization code).
+pub async fn interactive_session(emu: &Emulator, dir: &Path, hint: &str) -> (Session, String) {
+    let s = session(emu, dir);
+    let start = connect(&s, interactive_start(Some(hint))).await.unwrap();
+    let url = start["AuthorizeUrl"].as_str().unwrap().to_string();
+    let (location, _, _) = play_browser(emu, dir, &url).await;
+    poll_until_done(&s, json!({"flow": "interactive"}), POLL_MAX, PATIENCE)
+        .await
+        .unwrap();
+    (s, location)
+}

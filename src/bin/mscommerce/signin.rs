@@ -132,13 +132,19 @@ pub async fn connect(
 }
 
 /// Open `url` in the system browser: `$BROWSER` first (a list separated by
-/// `:`, each a command where `%s` stands for the URL, else the URL is added
+/// `:`, `;` on Windows, each a command where `%s` stands for the URL, else the URL is added
 /// as the last argument), then the platform's opener. The browser's own
 /// output never reaches stdout, which carries only the result.
 fn open_browser(url: &str) -> std::result::Result<(), String> {
     let mut tried = Vec::new();
     if let Ok(browsers) = std::env::var("BROWSER") {
-        for command in browsers.split(':').map(str::trim).filter(|c| !c.is_empty()) {
+        // A list as on Unix ("a:b"); on Windows a path has a colon of its own.
+        let separator = if cfg!(windows) { ';' } else { ':' };
+        for command in browsers
+            .split(separator)
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
             let mut words: Vec<String> = command.split_whitespace().map(str::to_string).collect();
             if words.iter().any(|w| w.contains("%s")) {
                 for w in &mut words {
