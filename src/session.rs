@@ -500,10 +500,12 @@ impl Session {
                 p.flow
             )));
         }
-        let budget = poll_budget(&p.endpoint.options);
+        // This call's own timeout (a poll may carry session options too).
+        let timeout = endpoint.options.timeout;
+        let budget = poll_budget(&endpoint.options);
         let outcome = match &mut p.kind {
-            PendingKind::DeviceCode(f) => f.poll(budget, log).await,
-            PendingKind::Interactive(f) => f.poll(budget, log).await,
+            PendingKind::DeviceCode(f) => f.poll(budget, timeout, log).await,
+            PendingKind::Interactive(f) => f.poll(budget, timeout, log).await,
         };
         match outcome {
             Ok(None) => Err(Error::new(

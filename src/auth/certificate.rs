@@ -45,7 +45,7 @@ pub fn hex_upper(bytes: &[u8]) -> String {
 
 /// What signs the assertions.
 enum Signer {
-    Key(RsaKeyPair),
+    Key(Box<RsaKeyPair>),
     #[cfg(windows)]
     Store(super::cert_store_windows::StoreKey),
 }
@@ -216,7 +216,7 @@ impl CertificateKey {
             thumbprint: thumbprint_sha1(&cert_der),
             subject: subject_of(&cert_der),
             cert_der,
-            signer: Signer::Key(key),
+            signer: Signer::Key(Box::new(key)),
         }
     }
 

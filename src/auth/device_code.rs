@@ -118,12 +118,15 @@ impl DeviceCodeFlow {
 
     /// One poll: `Ok(None)` while the user has not finished, the token (and
     /// refresh token) once approved, an Authentication error once declined
-    /// or expired. Waits at most `budget` before its one request.
+    /// or expired. Waits at most `budget` before its one request, which
+    /// gets what is left of `timeout`.
     pub async fn poll(
         &mut self,
         budget: Duration,
+        timeout: Duration,
         log: &CallLog,
     ) -> Result<Option<(Token, Option<Secret>)>> {
+        let called = Instant::now();
         if self.is_over() {
             return Err(Error::new(
                 ErrorKind::Authentication,
@@ -144,6 +147,11 @@ impl DeviceCodeFlow {
             .http
             .post(self.token_url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(
+                timeout
+                    .saturating_sub(called.elapsed())
+                    .max(Duration::from_millis(100)),
+            )
             .form(&[
                 ("grant_type", DEVICE_CODE_GRANT),
                 ("client_id", self.client_id.as_str()),

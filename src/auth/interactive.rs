@@ -209,8 +209,10 @@ impl InteractiveFlow {
     pub async fn poll(
         &mut self,
         budget: Duration,
+        timeout: Duration,
         log: &CallLog,
     ) -> Result<Option<(Token, Option<Secret>)>> {
+        let called = Instant::now();
         if self.code.is_none() {
             let now = Instant::now();
             if now >= self.deadline {
@@ -256,12 +258,20 @@ impl InteractiveFlow {
             .map(|s| s.as_str().to_string())
             .collect::<Vec<_>>()
             .join(" ");
-        let result = client
+        let exchange = client
             .exchange_code(AuthorizationCode::new(code.expose().to_string()))
             .set_pkce_verifier(PkceCodeVerifier::new(self.verifier.expose().to_string()))
             .add_extra_param("scope", scopes)
-            .request_async(&http)
-            .await;
+            .request_async(&http);
+        // What is left of this call's timeout; past it the code is kept
+        // for the next poll.
+        let left = timeout.saturating_sub(called.elapsed());
+        let Ok(result) = tokio::time::timeout(left, exchange).await else {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                "redeeming the authorization code did not finish within the request timeout; poll again",
+            ));
+        };
         match result {
             Ok(r) => {
                 self.code = None;
