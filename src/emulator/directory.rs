@@ -282,3 +282,41 @@ pub fn describe(url: &str) -> String {
         mi[0].client_id, mi[1].client_id
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_app_material_agrees() {
+        let der = pem_der(CERTIFICATE_APP_CERT_PEM);
+        let thumbprint = crate::auth::certificate::thumbprint_sha1(&der);
+        assert_eq!(
+            crate::auth::certificate::hex_upper(&thumbprint),
+            CERTIFICATE_APP_THUMBPRINT
+        );
+        assert_eq!(app_certificates(CERTIFICATE_APP_CLIENT_ID), vec![der]);
+        assert!(app_certificates(APPS[0].client_id).is_empty());
+        // No secret of the certificate app is known or empty.
+        let app = app_by_client_id(CERTIFICATE_APP_CLIENT_ID).unwrap();
+        assert_eq!(app.secret.len(), 64);
+        assert!(!certificate_app_pfx().is_empty());
+    }
+
+    #[test]
+    fn banner_names_every_way_in() {
+        let d = describe("http://127.0.0.1:8400");
+        println!("{d}");
+        for s in [
+            CERTIFICATE_APP_CLIENT_ID,
+            CERTIFICATE_APP_THUMBPRINT,
+            MANAGED_IDENTITY_HEADER,
+            "http://127.0.0.1:8400/msi/token",
+            "http://127.0.0.1:8400/device",
+            "/_emulator/browser",
+            MANAGED_IDENTITIES[1].client_id,
+        ] {
+            assert!(d.contains(s), "{s}");
+        }
+    }
+}
