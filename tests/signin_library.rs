@@ -708,31 +708,31 @@ async fn client_assertions_are_checked() {
 
 #[tokio::test]
 async fn sessions_outlive_their_first_token() {
-    // Tokens live two seconds: renewed after 1.5 s (a quarter of their
-    // lifetime before expiry), and again after a 401.
-    let plain = emulator(false, 2);
-    let tls = emulator(true, 2);
+    // Tokens live four seconds: used for three (a quarter of their
+    // lifetime before expiry they are renewed), and renewed after a 401.
+    let plain = emulator(false, 4);
+    let tls = emulator(true, 4);
     let dir = temp();
     let cert = certificate_pem(dir.path());
+    let listing = json!({"resource": "productPolicies", "policyId": "AllowSelfServicePurchase"});
     let mut sessions: Vec<(&str, Session)> = Vec::new();
 
     let s = session(&plain, dir.path());
     connect(&s, password_request()).await.unwrap();
     sessions.push(("password", s));
-
     sessions.push(("device code", device_code_session(&plain, dir.path()).await));
-    let (s, _) = interactive_session(&plain, dir.path(), "admin").await;
-    sessions.push(("interactive", s));
-
+    sessions.push((
+        "interactive",
+        interactive_session(&plain, dir.path(), "admin").await.0,
+    ));
     let s = session(&tls, dir.path());
     connect(&s, secret_request()).await.unwrap();
     sessions.push(("client secret", s));
-
     let s = session(&tls, dir.path());
     connect(&s, certificate_request(&cert, None)).await.unwrap();
     sessions.push(("certificate", s));
 
-    let listing = json!({"resource": "productPolicies", "policyId": "AllowSelfServicePurchase"});
+    // Each session's first token serves its calls while it is fresh.
     for (name, s) in &sessions {
         let (r, log) = get(s, listing.clone()).await;
         r.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -741,11 +741,10 @@ async fn sessions_outlive_their_first_token() {
             "{name}: {log:?}"
         );
     }
-    // Three token lifetimes, a call every second: renewed each time it ran
-    // short (user flows with the rotated refresh token, app flows with
-    // the credential again).
-    for round in 0..3 {
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Past their lifetime, twice: renewed each time (user flows with the
+    // rotated refresh token, app flows with the credential again).
+    for round in 0..2 {
+        tokio::time::sleep(Duration::from_millis(4100)).await;
         for (name, s) in &sessions {
             let (r, log) = get(s, listing.clone()).await;
             r.unwrap_or_else(|e| panic!("{name}, round {round}: {e}"));
