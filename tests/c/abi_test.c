@@ -367,6 +367,27 @@ int main(int argc, char **argv) {
              "{%s,\"productId\":\"CFQ7TTC0KP0P\",\"value\":\"Disabled\",\"accessToken\":\"%s\"}", policy, reader);
     expect("update as a global reader (403)", msc_update, s, request, MSC_FORBIDDEN, NULL);
 
+    /* -- pending: a device code sign-in across msc_connect calls -- */
+    expect("deviceCode start", msc_connect, s,
+           "{\"flow\":\"deviceCode\",\"step\":\"start\",\"tenantId\":\"contoso.onmicrosoft.com\"}", MSC_OK,
+           "\"UserCode\":");
+    expect("deviceCode poll before the user signs in", msc_connect, s,
+           "{\"flow\":\"deviceCode\",\"step\":\"poll\"}", MSC_PENDING, NULL);
+    json = http_post("/_emulator/device/approve", "{\"user\":\"admin\"}");
+    check(json != NULL, "the emulator approved the device code");
+    free(json);
+    {
+        int polls = 0;
+        do {
+            json = NULL;
+            code = msc_connect(s, "{\"flow\":\"deviceCode\",\"step\":\"poll\"}", &json);
+            if (code == MSC_PENDING) msc_string_free(json);
+        } while (code == MSC_PENDING && ++polls < 30);
+        check(code == MSC_OK && has(json, "\"Flow\":\"DeviceCode\""),
+              "deviceCode poll after sign-in: MSC_OK with the connection (%d polls)", polls + 1);
+        msc_string_free(json);
+    }
+
     /* -- connect, and the connected calls -- */
     snprintf(request, sizeof request, "{\"flow\":\"accessToken\",\"accessToken\":\"%s\"}", admin);
     json = NULL;
@@ -432,7 +453,6 @@ int main(int argc, char **argv) {
     expect("a refused connection", msc_get, s2, request, MSC_NETWORK, NULL);
     msc_session_free(s2);
 
-    skip("MSC_PENDING", "needs the deviceCode/interactive poll steps, which this build does not offer yet");
     skip("MSC_INTERNAL", "needs a panic inside the library; the Rust unit tests cover the panic boundary");
 
     /* -- threads -- */
