@@ -191,9 +191,14 @@ async fn ids_are_validated_before_any_url() {
 async fn non_ascii_names_round_trip_byte_exact() {
     let emu = emulator().await;
     let name = "Projektplan 1 – Überprüfung 日本語 ✓ \"quoted\" \\ 😀";
-    let mut data = emu.state().data.lock().unwrap();
-    data.products.get_mut(P).unwrap()[0].product_name = name.to_string();
-    drop(data);
+    emu.state()
+        .data
+        .lock()
+        .unwrap()
+        .products
+        .get_mut(P)
+        .unwrap()[0]
+        .product_name = name.to_string();
     let s = connected(&emu, "admin").await;
     let products = get(&s, json!({"resource": "productPolicies", "policyId": P}))
         .await

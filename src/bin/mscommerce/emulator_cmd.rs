@@ -64,6 +64,7 @@ pub async fn run(a: &EmulatorArgs) -> Result<()> {
             role_names(app.roles)
         ));
     }
+    out.push_str(&directory::describe(&url));
     out.push_str("Try:\n");
     out.push_str(&format!(
         "  mscommerce --service-url {url} --authority-host {url}{ca_flag} --username admin@contoso.onmicrosoft.com --password Emulator-Admin-1 products list\n"
