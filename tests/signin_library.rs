@@ -226,6 +226,16 @@ async fn device_code_sign_in() {
     assert_eq!(info["Account"], "billing@contoso.onmicrosoft.com");
 }
 
+/// Over TLS the page the user is sent to is an https:// one.
+#[tokio::test]
+async fn device_code_page_over_tls() {
+    let (emu, _dir, s) = setup(true, 3600);
+    let start = connect(&s, device_request()).await.unwrap();
+    let uri = start["VerificationUri"].as_str().unwrap();
+    assert!(uri.starts_with("https://127.0.0.1:"), "{uri}");
+    assert_eq!(uri, format!("{}/device", emu.url()));
+}
+
 #[tokio::test]
 async fn device_code_declined_and_expired() {
     let (emu, dir, s) = setup(false, 3600);

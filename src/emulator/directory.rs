@@ -49,12 +49,13 @@ pub const USERS: &[User] = &[
     },
 ];
 
-/// A confidential app (client secret); app-only tokens carry the directory
-/// roles assigned to its service principal in `wids`.
+/// A confidential app; app-only tokens carry the directory roles assigned
+/// to its service principal in `wids`.
 pub struct App {
     pub key: &'static str,
     pub client_id: &'static str,
-    pub secret: &'static str,
+    /// Its client secret; `None`: it has none, so no secret signs it in.
+    pub secret: Option<&'static str>,
     pub roles: &'static [&'static str],
 }
 
@@ -62,13 +63,13 @@ pub const APPS: &[App] = &[
     App {
         key: "automation",
         client_id: "8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a01",
-        secret: "emulator-app-secret",
+        secret: Some("emulator-app-secret"),
         roles: &[ROLE_BILLING_ADMIN],
     },
     App {
         key: "auditor",
         client_id: "8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a02",
-        secret: "emulator-auditor-secret",
+        secret: Some("emulator-auditor-secret"),
         roles: &[ROLE_GLOBAL_READER],
     },
 ];
@@ -91,7 +92,7 @@ pub fn user_by_upn(upn: &str) -> Option<&'static User> {
 pub fn app_by_client_id(id: &str) -> Option<&'static App> {
     APPS.iter()
         .find(|a| a.client_id.eq_ignore_ascii_case(id))
-        .or_else(|| Some(&*CERTIFICATE_APP).filter(|a| a.client_id.eq_ignore_ascii_case(id)))
+        .or_else(|| Some(&CERTIFICATE_APP).filter(|a| a.client_id.eq_ignore_ascii_case(id)))
 }
 
 /// Whether a tenant path segment names the emulator's tenant; user flows
@@ -183,19 +184,14 @@ pub const CERTIFICATE_APP_THUMBPRINT: &str = "A599A5A4BD565D142FE0B4C72E22394F8B
 /// Password of the PFX made by [`certificate_app_pfx`].
 pub const CERTIFICATE_APP_PFX_PASSWORD: &str = "Emulator-Pfx-1";
 
-/// The certificate app. It has no client secret: the one below is made at
-/// random when the process starts and never shown, so no secret is accepted.
-pub static CERTIFICATE_APP: once_cell::sync::Lazy<App> = once_cell::sync::Lazy::new(|| {
-    use rand::RngCore;
-    let mut b = [0u8; 32];
-    rand::rng().fill_bytes(&mut b);
-    App {
-        key: "certificate",
-        client_id: CERTIFICATE_APP_CLIENT_ID,
-        secret: Box::leak(super::identity::hex(&b).into_boxed_str()),
-        roles: &[ROLE_BILLING_ADMIN],
-    }
-});
+/// The certificate app. It has no client secret: it signs in with its
+/// certificate only.
+pub static CERTIFICATE_APP: App = App {
+    key: "certificate",
+    client_id: CERTIFICATE_APP_CLIENT_ID,
+    secret: None,
+    roles: &[ROLE_BILLING_ADMIN],
+};
 
 /// The certificate and key in one PEM file (what `--certificate` accepts).
 pub fn certificate_app_pem() -> String {
@@ -252,13 +248,13 @@ pub const MANAGED_IDENTITIES: &[App] = &[
     App {
         key: "system-assigned",
         client_id: "8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a20",
-        secret: "",
+        secret: None,
         roles: &[ROLE_BILLING_ADMIN],
     },
     App {
         key: "user-assigned",
         client_id: "8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a21",
-        secret: "",
+        secret: None,
         roles: &[ROLE_GLOBAL_READER],
     },
 ];
@@ -297,9 +293,10 @@ mod tests {
         );
         assert_eq!(app_certificates(CERTIFICATE_APP_CLIENT_ID), vec![der]);
         assert!(app_certificates(APPS[0].client_id).is_empty());
-        // No secret of the certificate app is known or empty.
+        // The certificate app has no secret; the secret apps have one each.
         let app = app_by_client_id(CERTIFICATE_APP_CLIENT_ID).unwrap();
-        assert_eq!(app.secret.len(), 64);
+        assert!(app.secret.is_none());
+        assert!(APPS.iter().all(|a| a.secret.is_some_and(|s| !s.is_empty())));
         assert!(!certificate_app_pfx().is_empty());
     }
 

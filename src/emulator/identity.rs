@@ -216,32 +216,48 @@ fn token_response(
     (StatusCode::OK, Json(body)).into_response()
 }
 
-/// The scope must name the license manager API (`…/.default` or a scope of it).
-fn check_scope(scope: Option<&str>) -> Result<String, Response> {
+/// The scope must be there and name the license manager API (`…/.default`
+/// or a scope of it).
+pub(crate) fn check_scope(scope: Option<&str>) -> Result<String, Response> {
     let Some(scope) = scope.filter(|s| !s.trim().is_empty()) else {
-        return Err(aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-        ));
+        return Err(missing("scope"));
     };
-    let resource_ok = scope.split_whitespace().any(|s| {
-        let s = s.trim_start_matches("api://");
-        s.starts_with(LICENSE_MANAGER_APP_ID)
-    });
-    if !resource_ok {
+    if let Some(message) = unknown_resource(scope) {
         return Err(aad_error(
             StatusCode::BAD_REQUEST,
             "invalid_resource",
             500011,
-            &format!(
-                "The resource principal named {scope} was not found in the tenant named {}.",
-                directory::TENANT_DOMAIN
-            ),
+            &message,
         ));
     }
     Ok(scope.to_string())
+}
+
+/// The platform's invalid_resource message (AADSTS500011) when no scope of
+/// `scope` names the license manager API; `None` when one does. The part of
+/// [`check_scope`] for answers that are not the token endpoint's JSON (the
+/// authorize endpoint's redirect, the managed identity endpoints).
+pub(crate) fn unknown_resource(scope: &str) -> Option<String> {
+    let resource_ok = scope.split_whitespace().any(|s| {
+        let s = s.trim_start_matches("api://");
+        s.starts_with(LICENSE_MANAGER_APP_ID)
+    });
+    (!resource_ok).then(|| {
+        format!(
+            "The resource principal named {scope} was not found in the tenant named {}.",
+            directory::TENANT_DOMAIN
+        )
+    })
+}
+
+/// The platform's answer to a request without a parameter it needs.
+pub(crate) fn missing(name: &str) -> Response {
+    aad_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        900144,
+        &format!("The request body must contain the following parameter: '{name}'."),
+    )
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
@@ -264,12 +280,7 @@ pub async fn token(
         "client_credentials" => client_credentials(&state, &form),
         "password" => password(&state, &form),
         "refresh_token" => refresh(&state, &form),
-        "" => aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'grant_type'.",
-        ),
+        "" => missing("grant_type"),
         other => match super::identity_flows::token_grant(&state, other, &form) {
             Some(r) => r,
             None => aad_error(
@@ -283,7 +294,8 @@ pub async fn token(
 }
 
 /// The confidential app of a token request, authenticated by its secret
-/// (or by an assertion, handled by the flows module).
+/// (or by an assertion, handled by the flows module). An app without a
+/// secret (the certificate app) is refused every secret.
 pub fn authenticate_app(state: &EmulatorState, form: &TokenForm) -> Result<&'static App, Response> {
     let Some(app) = directory::app_by_client_id(&form.client_id) else {
         return Err(aad_error(
@@ -301,7 +313,7 @@ pub fn authenticate_app(state: &EmulatorState, form: &TokenForm) -> Result<&'sta
         return super::identity_flows::check_client_assertion(state, app, form).map(|_| app);
     }
     match form.client_secret.as_deref() {
-        Some(s) if s == app.secret => Ok(app),
+        Some(s) if app.secret == Some(s) => Ok(app),
         Some(_) => Err(aad_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -426,5 +438,48 @@ fn refresh(state: &EmulatorState, form: &TokenForm) -> Response {
             50034,
             "The user account does not exist.",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(client_id: &str, secret: &str) -> TokenForm {
+        TokenForm {
+            grant_type: "client_credentials".into(),
+            client_id: client_id.into(),
+            client_secret: Some(secret.into()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn secrets_sign_in_only_apps_that_have_one() {
+        let state = EmulatorState::new(
+            "127.0.0.1:1".parse().unwrap(),
+            false,
+            super::super::Catalogue::Seed,
+            0,
+            60,
+        );
+        for app in directory::APPS {
+            let secret = app.secret.unwrap();
+            let signed_in = authenticate_app(&state, &form(app.client_id, secret));
+            assert_eq!(signed_in.ok().map(|a| a.client_id), Some(app.client_id));
+        }
+        // The certificate app has no secret: neither an empty one nor
+        // another app's signs it in.
+        let cert = directory::CERTIFICATE_APP_CLIENT_ID;
+        for secret in ["", directory::APPS[0].secret.unwrap()] {
+            let Err(r) = authenticate_app(&state, &form(cert, secret)) else {
+                panic!("the certificate app signed in with the secret '{secret}'");
+            };
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+            let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["error"], "invalid_client", "{body}");
+            assert_eq!(body["error_codes"][0], 7000215, "{body}");
+        }
     }
 }

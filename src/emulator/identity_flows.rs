@@ -4,16 +4,18 @@
 //! assertions (RS256, verified against the app's registered certificate)
 //! and the managed identity endpoints (App Service style and IMDS).
 //!
-//! Codes handed out are kept in one process-wide table, each entry tied to
-//! the emulator that issued it (by a weak reference to its state), so
-//! several emulators in one test process never accept each other's codes.
-//! Errors take the platform's JSON shape ([`aad_error`]) with its AADSTS
-//! codes; the authorize endpoint answers its errors as the platform does:
-//! on an HTML page when the client or redirect URI is wrong, else by a
-//! redirect carrying `error` and `error_description`.
+//! Codes handed out are kept in the issuing emulator's state
+//! ([`FlowState`]), so several emulators in one test process never accept
+//! each other's codes. Errors take the platform's JSON shape ([`aad_error`])
+//! with its AADSTS codes; the authorize endpoint answers its errors as the
+//! platform does: on an HTML page when the client or redirect URI is wrong,
+//! else by a redirect carrying `error` and `error_description`.
 
 use super::directory::{self, App, User};
-use super::identity::{aad_error, check_public_client, user_tokens, Subject, TokenForm};
+use super::identity::{
+    aad_error, check_public_client, check_scope, missing, unknown_resource, user_tokens, Subject,
+    TokenForm,
+};
 use super::EmulatorState;
 use crate::auth::LICENSE_MANAGER_APP_ID;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -22,14 +24,13 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Json, Router};
 use base64::Engine;
-use once_cell::sync::Lazy;
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Digest;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How long an authorization code may wait to be redeemed.
@@ -44,10 +45,9 @@ const CLOCK_SKEW_SECONDS: i64 = 60;
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-// ---- the table of codes -------------------------------------------------
+// ---- the sign-ins in progress -------------------------------------------
 
 struct CodeGrant {
-    emulator: Weak<EmulatorState>,
     client_id: String,
     redirect_uri: String,
     challenge: String,
@@ -65,7 +65,6 @@ enum DeviceStatus {
 }
 
 struct DeviceGrant {
-    emulator: Weak<EmulatorState>,
     device_code: String,
     user_code: String,
     client_id: String,
@@ -75,36 +74,26 @@ struct DeviceGrant {
     status: DeviceStatus,
 }
 
+/// The sign-ins in progress at one emulator ([`EmulatorState::flows`]).
 #[derive(Default)]
-struct Flows {
+pub struct FlowState {
     codes: HashMap<String, CodeGrant>,
     /// Codes already redeemed, until they would have expired.
     redeemed: HashMap<String, Instant>,
     devices: Vec<DeviceGrant>,
-    /// The user each emulator's "browser" is signed in as.
-    browsers: Vec<(Weak<EmulatorState>, &'static User)>,
-    /// Whether each emulator serves TLS (learnt once, see [`serves_tls`]).
-    tls: Vec<(Weak<EmulatorState>, bool)>,
+    /// The user the emulator's "browser" is signed in as.
+    browser: Option<&'static User>,
 }
 
-static FLOWS: Lazy<Mutex<Flows>> = Lazy::new(|| Mutex::new(Flows::default()));
-
-fn flows() -> std::sync::MutexGuard<'static, Flows> {
-    let mut f = FLOWS.lock().unwrap_or_else(|p| p.into_inner());
+/// The emulator's sign-ins in progress, rid of those past their time.
+fn flows(state: &EmulatorState) -> MutexGuard<'_, FlowState> {
+    let mut f = state.flows.lock().unwrap_or_else(|p| p.into_inner());
     let now = Instant::now();
-    f.codes
-        .retain(|_, c| c.expires > now && c.emulator.strong_count() > 0);
+    f.codes.retain(|_, c| c.expires > now);
     f.redeemed.retain(|_, e| *e > now);
     f.devices
-        .retain(|d| d.emulator.strong_count() > 0 && d.expires + Duration::from_secs(600) > now);
-    f.browsers.retain(|(w, _)| w.strong_count() > 0);
-    f.tls.retain(|(w, _)| w.strong_count() > 0);
+        .retain(|d| d.expires + Duration::from_secs(600) > now);
     f
-}
-
-/// Whether `w` is the live emulator `state`.
-fn same(w: &Weak<EmulatorState>, state: &EmulatorState) -> bool {
-    w.strong_count() > 0 && std::ptr::eq(w.as_ptr(), state)
 }
 
 fn random_token(bytes: usize) -> String {
@@ -137,16 +126,6 @@ pub fn token_grant(state: &EmulatorState, grant: &str, form: &TokenForm) -> Opti
     }
 }
 
-/// The platform's answer to a request without a parameter it needs.
-fn missing(name: &str) -> Response {
-    aad_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        900144,
-        &format!("The request body must contain the following parameter: '{name}'."),
-    )
-}
-
 /// A grant of a public client: the client must be one, and the grant's
 /// parameter `name` must be there.
 #[allow(clippy::result_large_err)]
@@ -167,30 +146,13 @@ fn tenant_not_found(tenant: &str) -> String {
     format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
 }
 
-/// A scope must name the license manager API; else the platform's
-/// invalid_resource message.
-fn license_scope(scope: &str) -> Result<(), String> {
-    let ok = scope.split_whitespace().any(|s| {
-        s.trim_start_matches("api://")
-            .starts_with(LICENSE_MANAGER_APP_ID)
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "The resource principal named {scope} was not found in the tenant named {}.",
-            directory::TENANT_DOMAIN
-        ))
-    }
-}
-
 fn authorization_code(state: &EmulatorState, form: &TokenForm) -> Response {
     let code = match public_grant(form, &form.code, "code") {
         Ok(c) => c,
         Err(r) => return r,
     };
     let grant = {
-        let mut f = flows();
+        let mut f = flows(state);
         if f.redeemed.contains_key(code) {
             return aad_error(
                 StatusCode::BAD_REQUEST,
@@ -200,13 +162,9 @@ fn authorization_code(state: &EmulatorState, form: &TokenForm) -> Response {
             );
         }
         match f.codes.remove(code) {
-            Some(g) if same(&g.emulator, state) => {
+            Some(g) => {
                 f.redeemed.insert(code.to_string(), g.expires);
                 g
-            }
-            Some(g) => {
-                f.codes.insert(code.to_string(), g);
-                return invalid_code();
             }
             None => return invalid_code(),
         }
@@ -266,12 +224,8 @@ fn device_code_grant(state: &EmulatorState, form: &TokenForm) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let mut f = flows();
-    let Some(i) = f
-        .devices
-        .iter()
-        .position(|d| d.device_code == code && same(&d.emulator, state))
-    else {
+    let mut f = flows(state);
+    let Some(i) = f.devices.iter().position(|d| d.device_code == code) else {
         return aad_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
@@ -355,15 +309,20 @@ fn malformed(what: &str) -> Response {
     )
 }
 
-/// Whether `aud` names this tenant's token endpoint
-/// (`…/{tenant}/oauth2/v2.0/token` or the v1 `…/{tenant}/oauth2/token`) on a
-/// loopback host. The port is not compared: the token handler does not see
-/// the address it was reached at.
-fn audience_ok(aud: &str) -> bool {
+/// Whether `aud` names this emulator's token endpoint for this tenant, as
+/// the platform wants it named: `…/{tenant}/oauth2/v2.0/token` or the v1
+/// `…/{tenant}/oauth2/token`, the tenant by id or domain, at the emulator's
+/// own scheme, host and port. The host may be its address (127.0.0.1) or
+/// `localhost`, the two names it answers to (and its certificate carries).
+fn audience_ok(state: &EmulatorState, aud: &str) -> bool {
     let Ok(url) = url::Url::parse(aud) else {
         return false;
     };
-    let host_ok = crate::options::is_loopback(&url);
+    let scheme = if state.tls { "https" } else { "http" };
+    let ip = state.addr.ip().to_string();
+    let host_ok = url
+        .host_str()
+        .is_some_and(|h| h == ip || h.eq_ignore_ascii_case("localhost"));
     let segments: Vec<&str> = url.path().trim_matches('/').split('/').collect();
     let path_ok = match segments.as_slice() {
         [tenant, "oauth2", "v2.0", "token"] | [tenant, "oauth2", "token"] => {
@@ -371,14 +330,21 @@ fn audience_ok(aud: &str) -> bool {
         }
         _ => false,
     };
-    host_ok && path_ok && url.query().is_none()
+    url.scheme() == scheme
+        && host_ok
+        && url.port_or_known_default() == Some(state.addr.port())
+        && path_ok
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
 }
 
 /// Verify a client assertion (RS256 JWT signed with the app's certificate).
 /// (The error is the answer itself, as in identity.rs.)
 #[allow(clippy::result_large_err)]
 pub fn check_client_assertion(
-    _state: &EmulatorState,
+    state: &EmulatorState,
     app: &App,
     form: &TokenForm,
 ) -> Result<(), Response> {
@@ -482,7 +448,7 @@ pub fn check_client_assertion(
         Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
         _ => vec![],
     };
-    if !audiences.iter().any(|a| audience_ok(a)) {
+    if !audiences.iter().any(|a| audience_ok(state, a)) {
         return Err(aad_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -634,7 +600,7 @@ async fn authorize(
         return redirect_error(redirect_uri, st, "invalid_request", 70011, "The provided value for the input parameter 'response_mode' is not valid. Only 'query' is supported here.");
     }
     let scope = get("scope").unwrap_or("");
-    if let Err(m) = license_scope(scope) {
+    if let Some(m) = unknown_resource(scope) {
         return redirect_error(redirect_uri, st, "invalid_resource", 500011, &m);
     }
     let Some(challenge) = get("code_challenge") else {
@@ -673,23 +639,16 @@ async fn authorize(
     let hinted = get("login_hint");
     let user = match hinted {
         Some(h) => find_user(h),
-        None => {
-            let f = flows();
-            f.browsers
-                .iter()
-                .find(|(w, _)| same(w, &state))
-                .map(|(_, u)| *u)
-        }
+        None => flows(&state).browser,
     };
     let Some(user) = user else {
         return picker_page(raw.as_deref().unwrap_or(""), hinted);
     };
     // Shaped like the platform's codes ("0.A…"), so a leak is easy to spot.
     let code = format!("0.AX{}", random_token(48));
-    flows().codes.insert(
+    flows(&state).codes.insert(
         code.clone(),
         CodeGrant {
-            emulator: Arc::downgrade(&state),
             client_id: client_id.to_string(),
             redirect_uri: redirect_uri.to_string(),
             challenge: challenge.to_string(),
@@ -757,46 +716,6 @@ struct DeviceCodeForm {
     scope: Option<String>,
 }
 
-/// Whether the emulator at `host` (the Host header, a loopback address)
-/// serves TLS: learnt once by sending it a plain HTTP request. The device
-/// code answer needs an absolute URL for its page.
-async fn serves_tls(state: &Arc<EmulatorState>, host: &str) -> bool {
-    if let Some(t) = flows()
-        .tls
-        .iter()
-        .find(|(w, _)| same(w, state))
-        .map(|(_, t)| *t)
-    {
-        return t;
-    }
-    let port = host.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
-    let tls = match port {
-        None => false,
-        Some(port) => {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let probe = async {
-                let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .ok()?;
-                s.write_all(b"GET /_emulator/stats HTTP/1.0\r\n\r\n")
-                    .await
-                    .ok()?;
-                let mut b = [0u8; 5];
-                s.read_exact(&mut b).await.ok()?;
-                Some(&b == b"HTTP/")
-            };
-            let plain = tokio::time::timeout(Duration::from_secs(2), probe)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or(false);
-            !plain
-        }
-    };
-    flows().tls.push((Arc::downgrade(state), tls));
-    tls
-}
-
 /// `POST /{tenant}/oauth2/v2.0/devicecode`.
 async fn devicecode(
     State(state): State<Arc<EmulatorState>>,
@@ -815,29 +734,22 @@ async fn devicecode(
     if let Err(r) = check_public_client(&form.client_id) {
         return r;
     }
-    let scope = form.scope.unwrap_or_default();
-    if scope.trim().is_empty() {
-        return missing("scope");
-    }
-    if let Err(m) = license_scope(&scope) {
-        return aad_error(StatusCode::BAD_REQUEST, "invalid_resource", 500011, &m);
-    }
+    let scope = match check_scope(form.scope.as_deref()) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    // The page's address as the client reached the emulator.
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_string();
-    let scheme = if serves_tls(&state, &host).await {
-        "https"
-    } else {
-        "http"
-    };
+        .map(str::to_string)
+        .unwrap_or_else(|| state.addr.to_string());
+    let scheme = if state.tls { "https" } else { "http" };
     let verification_uri = format!("{scheme}://{host}/device");
     let device_code = format!("DAQAB{}", random_token(48));
     let code = user_code();
     let now = Instant::now();
-    flows().devices.push(DeviceGrant {
-        emulator: Arc::downgrade(&state),
+    flows(&state).devices.push(DeviceGrant {
         device_code: device_code.clone(),
         user_code: code.clone(),
         client_id: form.client_id.clone(),
@@ -869,7 +781,7 @@ pub enum DeviceAction {
 /// emulator: the one with `user_code`, else the latest one issued.
 /// Answers the user code acted on.
 pub fn act_on_device_code(
-    state: &Arc<EmulatorState>,
+    state: &EmulatorState,
     user_code: Option<&str>,
     action: DeviceAction,
     user: Option<&str>,
@@ -881,12 +793,12 @@ pub fn act_on_device_code(
         }
         _ => None,
     };
-    let mut f = flows();
+    let mut f = flows(state);
     let wanted = user_code.map(|c| c.trim().replace('-', "").to_ascii_uppercase());
     let d = f
         .devices
         .iter_mut()
-        .filter(|d| same(&d.emulator, state) && matches!(d.status, DeviceStatus::Pending))
+        .filter(|d| matches!(d.status, DeviceStatus::Pending))
         .filter(|d| match wanted.as_deref() {
             Some(w) => d.user_code == w,
             None => true,
@@ -956,16 +868,12 @@ async fn device_submit(
 
 /// Sign the emulator's "browser" in as `user` (or out with `None`): the
 /// authorize endpoint then signs that user in without a page.
-pub fn set_browser_user(state: &Arc<EmulatorState>, user: Option<&str>) -> Result<(), String> {
+pub fn set_browser_user(state: &EmulatorState, user: Option<&str>) -> Result<(), String> {
     let user = match user {
         Some(u) => Some(find_user(u).ok_or_else(|| format!("no user '{u}'"))?),
         None => None,
     };
-    let mut f = flows();
-    f.browsers.retain(|(w, _)| !same(w, state));
-    if let Some(u) = user {
-        f.browsers.push((Arc::downgrade(state), u));
-    }
+    flows(state).browser = user;
     Ok(())
 }
 
@@ -1009,7 +917,7 @@ fn managed_identity_token(state: &EmulatorState, q: &ManagedIdentityQuery) -> Re
             "invalid_resource",
             &format!(
                 "AADSTS500011: {}",
-                license_scope(resource).err().unwrap_or_default()
+                unknown_resource(resource).unwrap_or_default()
             ),
         );
     }
@@ -1141,23 +1049,56 @@ mod tests {
         assert!(!redirect_registered("http://evil.example/m365/commerce"));
     }
 
+    fn emulator_at(addr: &str, tls: bool) -> EmulatorState {
+        EmulatorState::new(
+            addr.parse().unwrap(),
+            tls,
+            super::super::Catalogue::Seed,
+            0,
+            3600,
+        )
+    }
+
     #[test]
     fn audiences() {
         let t = directory::TENANT_ID;
-        assert!(audience_ok(&format!(
-            "https://127.0.0.1:4/{t}/oauth2/v2.0/token"
-        )));
+        let tls = emulator_at("127.0.0.1:8400", true);
+        for good in [
+            format!("https://127.0.0.1:8400/{t}/oauth2/v2.0/token"),
+            "https://localhost:8400/contoso.onmicrosoft.com/oauth2/token".to_string(),
+            "HTTPS://LOCALHOST:8400/contoso.onmicrosoft.com/oauth2/v2.0/token/".to_string(),
+        ] {
+            assert!(audience_ok(&tls, &good), "{good}");
+        }
+        for bad in [
+            // Another port, no port, another scheme, another host.
+            format!("https://127.0.0.1:8401/{t}/oauth2/v2.0/token"),
+            format!("https://127.0.0.1/{t}/oauth2/v2.0/token"),
+            format!("http://127.0.0.1:8400/{t}/oauth2/v2.0/token"),
+            format!("https://127.0.0.2:8400/{t}/oauth2/v2.0/token"),
+            format!("https://login.microsoftonline.com/{t}/oauth2/v2.0/token"),
+            // Another endpoint, a tenant alias, a query, credentials.
+            format!("https://127.0.0.1:8400/{t}/oauth2/v2.0/authorize"),
+            "https://127.0.0.1:8400/organizations/oauth2/v2.0/token".to_string(),
+            format!("https://127.0.0.1:8400/{t}/oauth2/v2.0/token?x=1"),
+            format!("https://u@127.0.0.1:8400/{t}/oauth2/v2.0/token"),
+            "not a URL".to_string(),
+        ] {
+            assert!(!audience_ok(&tls, &bad), "{bad}");
+        }
+        // Plain HTTP on port 80: the scheme's default port is the port.
+        let plain = emulator_at("127.0.0.1:80", false);
         assert!(audience_ok(
-            "https://localhost/contoso.onmicrosoft.com/oauth2/token"
+            &plain,
+            &format!("http://127.0.0.1/{t}/oauth2/v2.0/token")
         ));
-        assert!(!audience_ok(&format!(
-            "https://login.microsoftonline.com/{t}/oauth2/v2.0/token"
-        )));
-        assert!(!audience_ok(&format!(
-            "https://127.0.0.1/{t}/oauth2/v2.0/authorize"
-        )));
+        assert!(audience_ok(
+            &plain,
+            &format!("http://127.0.0.1:80/{t}/oauth2/token")
+        ));
         assert!(!audience_ok(
-            "https://127.0.0.1/organizations/oauth2/v2.0/token"
+            &plain,
+            &format!("https://127.0.0.1:80/{t}/oauth2/token")
         ));
     }
 }

@@ -20,7 +20,6 @@ pub type EmulatorState = state::State;
 
 use axum::Router;
 use hyper_util::rt::TokioIo;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -53,8 +52,6 @@ impl Default for EmulatorConfig {
 
 /// A running emulator. Dropping it stops it.
 pub struct Emulator {
-    addr: SocketAddr,
-    tls: bool,
     ca_pem: Option<String>,
     state: Arc<EmulatorState>,
     stop: watch::Sender<bool>,
@@ -64,13 +61,14 @@ pub struct Emulator {
 impl Emulator {
     /// Start on the current tokio runtime.
     pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let state = Arc::new(EmulatorState::new(
+            listener.local_addr()?,
+            config.tls,
             config.catalogue,
             config.latency_ms,
             config.token_lifetime_seconds,
         ));
-        let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
-        let addr = listener.local_addr()?;
         let tls = if config.tls {
             Some(tls::generate().map_err(std::io::Error::other)?)
         } else {
@@ -82,8 +80,6 @@ impl Emulator {
         let app = router(state.clone());
         tokio::spawn(serve(listener, app, state.clone(), acceptor, stopped));
         Ok(Emulator {
-            addr,
-            tls: config.tls,
             ca_pem,
             state,
             stop,
@@ -135,12 +131,11 @@ impl Emulator {
 
     /// Base URL of both the licensing API and the identity endpoints.
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://{}", self.addr)
+        self.state.base_url()
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.state.addr.port()
     }
 
     /// The CA certificate (PEM) to trust in TLS mode.

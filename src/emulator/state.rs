@@ -1,9 +1,11 @@
-//! The emulator's in-memory state: the product catalogue, faults to inject,
-//! counters tests read, and the token issuer.
+//! The emulator's in-memory state: where it listens, the product catalogue,
+//! faults to inject, counters tests read, the token issuer and the
+//! sign-ins in progress.
 
 use super::directory;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -119,6 +121,9 @@ pub struct Data {
 }
 
 pub struct State {
+    /// The address the emulator listens on, and whether it serves TLS there.
+    pub addr: SocketAddr,
+    pub tls: bool,
     pub catalogue: Catalogue,
     pub data: Mutex<Data>,
     pub faults: Mutex<Faults>,
@@ -128,11 +133,21 @@ pub struct State {
     pub token_requests: AtomicU64,
     pub updates: AtomicU64,
     pub issuer: super::identity::Issuer,
+    /// Codes handed out, device codes and the browser's session.
+    pub flows: Mutex<super::identity_flows::FlowState>,
 }
 
 impl State {
-    pub fn new(catalogue: Catalogue, base_latency_ms: u64, token_lifetime: u64) -> Self {
+    pub fn new(
+        addr: SocketAddr,
+        tls: bool,
+        catalogue: Catalogue,
+        base_latency_ms: u64,
+        token_lifetime: u64,
+    ) -> Self {
         State {
+            addr,
+            tls,
             catalogue,
             data: Mutex::new(load(catalogue)),
             faults: Mutex::new(Faults::default()),
@@ -142,7 +157,15 @@ impl State {
             token_requests: AtomicU64::new(0),
             updates: AtomicU64::new(0),
             issuer: super::identity::Issuer::new(token_lifetime),
+            flows: Mutex::new(Default::default()),
         }
+    }
+
+    /// Base URL of both the licensing API and the identity endpoints
+    /// (`http://127.0.0.1:PORT`, or `https://…` with TLS).
+    pub fn base_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn stats(&self) -> Stats {
@@ -154,7 +177,10 @@ impl State {
         }
     }
 
-    /// Back to the first catalogue, no faults, zero counters.
+    /// Back to the first catalogue, no faults, zero counters: the licensing
+    /// side only. The identity side is left as it is, like the issuer's
+    /// tokens and refresh tokens: sign-ins in progress (codes, device codes)
+    /// and the browser's session outlive a reset.
     pub fn reset(&self) {
         if let Ok(mut d) = self.data.lock() {
             *d = load(self.catalogue);

@@ -56,11 +56,14 @@ pub async fn run(a: &EmulatorArgs) -> Result<()> {
         ));
     }
     out.push_str("Apps (client secret sign-in, tenant contoso.onmicrosoft.com):\n");
-    for app in directory::APPS {
+    for (app, secret) in directory::APPS
+        .iter()
+        .filter_map(|a| a.secret.map(|s| (a, s)))
+    {
         out.push_str(&format!(
             "  {}  {:<24} {}\n",
             app.client_id,
-            app.secret,
+            secret,
             role_names(app.roles)
         ));
     }
