@@ -19,7 +19,14 @@ fn bin() -> Command {
 fn run(emu: &Emulator, args: &[&str]) -> Output {
     let url = emu.url();
     bin()
-        .args(["--service-url", &url, "--authority-host", &url, "--output", "json"])
+        .args([
+            "--service-url",
+            &url,
+            "--authority-host",
+            &url,
+            "--output",
+            "json",
+        ])
         .args(args)
         .output()
         .expect("runs")
@@ -31,7 +38,11 @@ fn admin() -> [&'static str; 4] {
 
 fn stdout_json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
     })
 }
 
@@ -43,24 +54,54 @@ fn emulator() -> Emulator {
 fn lists_and_sets_with_json_output() {
     let emu = emulator();
     let o = run(&emu, &[&admin()[..], &["products", "list"]].concat());
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v = stdout_json(&o);
     assert_eq!(v.as_array().unwrap().len(), 12);
     assert_eq!(v[0]["PolicyId"], "AllowSelfServicePurchase");
-    assert!(v[0]["ProductName"].is_string() && v[0]["ProductId"].is_string() && v[0]["PolicyValue"].is_string());
+    assert!(
+        v[0]["ProductName"].is_string()
+            && v[0]["ProductId"].is_string()
+            && v[0]["PolicyValue"].is_string()
+    );
 
     // Options may stand after the command too.
     let o = bin()
-        .args(["products", "set", "--product-id", "CFQ7TTC0KP0N", "--enabled", "false", "--output", "json"])
+        .args([
+            "products",
+            "set",
+            "--product-id",
+            "CFQ7TTC0KP0N",
+            "--enabled",
+            "false",
+            "--output",
+            "json",
+        ])
         .args(["--service-url", &emu.url(), "--authority-host", &emu.url()])
         .args(admin())
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(stdout_json(&o)["PolicyValue"], "Disabled");
     assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Disabled");
 
-    let o = run(&emu, &[&admin()[..], &["products", "get", "--product-id", "CFQ7TTC0KP0N"]].concat());
+    let o = run(
+        &emu,
+        &[
+            &admin()[..],
+            &["products", "get", "--product-id", "CFQ7TTC0KP0N"],
+        ]
+        .concat(),
+    );
     assert_eq!(stdout_json(&o)["PolicyValue"], "Disabled");
     let o = run(&emu, &[&admin()[..], &["policies", "get"]].concat());
     assert_eq!(stdout_json(&o)["DefaultValue"], "Enabled");
@@ -79,19 +120,40 @@ fn access_token_from_the_environment_and_csv_table_output() {
     let url = emu.url();
     let o = bin()
         .env("MSCOMMERCE_ACCESS_TOKEN", &token)
-        .args(["--service-url", &url, "--authority-host", &url, "--output", "csv", "products", "list"])
+        .args([
+            "--service-url",
+            &url,
+            "--authority-host",
+            &url,
+            "--output",
+            "csv",
+            "products",
+            "list",
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
     let text = String::from_utf8(o.stdout).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next().unwrap(), "PolicyValue,ProductId,PolicyId,ProductName");
+    assert_eq!(
+        lines.next().unwrap(),
+        "PolicyValue,ProductId,PolicyId,ProductName"
+    );
     assert_eq!(text.lines().count(), 13);
     assert!(!text.contains(&token) && !String::from_utf8_lossy(&o.stderr).contains(&token));
 
     let o = bin()
         .env("MSCOMMERCE_ACCESS_TOKEN", &token)
-        .args(["--service-url", &url, "--authority-host", &url, "--output", "table", "products", "list"])
+        .args([
+            "--service-url",
+            &url,
+            "--authority-host",
+            &url,
+            "--output",
+            "table",
+            "products",
+            "list",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8(o.stdout).unwrap();
@@ -113,43 +175,152 @@ fn exit_codes() {
     let emu = emulator();
     // usage
     expect_exit(&run(&emu, &["products", "frobnicate"]), 2, "frobnicate");
-    expect_exit(&run(&emu, &[&admin()[..], &["products", "set", "--product-id", "X"]].concat()), 2, "--value");
+    expect_exit(
+        &run(
+            &emu,
+            &[&admin()[..], &["products", "set", "--product-id", "X"]].concat(),
+        ),
+        2,
+        "--value",
+    );
     // invalid argument: 11
-    expect_exit(&run(&emu, &[&admin()[..], &["products", "get", "--product-id", "../x"]].concat()), 11, "ProductId");
-    expect_exit(&run(&emu, &[&admin()[..], &["products", "set", "--product-id", "CFQ7TTC0KP0N", "--enabled", "maybe"]].concat()), 11, "Enabled must be True or False");
+    expect_exit(
+        &run(
+            &emu,
+            &[&admin()[..], &["products", "get", "--product-id", "../x"]].concat(),
+        ),
+        11,
+        "ProductId",
+    );
+    expect_exit(
+        &run(
+            &emu,
+            &[
+                &admin()[..],
+                &[
+                    "products",
+                    "set",
+                    "--product-id",
+                    "CFQ7TTC0KP0N",
+                    "--enabled",
+                    "maybe",
+                ],
+            ]
+            .concat(),
+        ),
+        11,
+        "Enabled must be True or False",
+    );
     // not connected: 12
     expect_exit(&run(&emu, &["products", "list"]), 12, "no sign-in given");
     // authentication: 13
-    expect_exit(&run(&emu, &["--username", ADMIN, "--password", "nope", "products", "list"]), 13, "AADSTS50126");
+    expect_exit(
+        &run(
+            &emu,
+            &[
+                "--username",
+                ADMIN,
+                "--password",
+                "nope",
+                "products",
+                "list",
+            ],
+        ),
+        13,
+        "AADSTS50126",
+    );
     // forbidden: 14, with status and correlation id
-    let o = run(&emu, &["--username", "reader@contoso.onmicrosoft.com", "--password", "Emulator-Reader-1", "products", "set", "--product-id", "CFQ7TTC0KP0N", "--value", "Disabled"]);
+    let o = run(
+        &emu,
+        &[
+            "--username",
+            "reader@contoso.onmicrosoft.com",
+            "--password",
+            "Emulator-Reader-1",
+            "products",
+            "set",
+            "--product-id",
+            "CFQ7TTC0KP0N",
+            "--value",
+            "Disabled",
+        ],
+    );
     expect_exit(&o, 14, "HTTP 403");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("correlation id"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     // not found: 15
-    expect_exit(&run(&emu, &[&admin()[..], &["products", "get", "--product-id", "CFQ7TTC0ZZZZ"]].concat()), 15, "HTTP 404");
+    expect_exit(
+        &run(
+            &emu,
+            &[
+                &admin()[..],
+                &["products", "get", "--product-id", "CFQ7TTC0ZZZZ"],
+            ]
+            .concat(),
+        ),
+        15,
+        "HTTP 404",
+    );
     // throttled: 16
-    emu.set_faults(mscommerce::emulator::Faults { throttle: 100, retry_after_seconds: 0, ..Default::default() });
-    expect_exit(&run(&emu, &[&admin()[..], &["products", "list"]].concat()), 16, "HTTP 429");
+    emu.set_faults(mscommerce::emulator::Faults {
+        throttle: 100,
+        retry_after_seconds: 0,
+        ..Default::default()
+    });
+    expect_exit(
+        &run(&emu, &[&admin()[..], &["products", "list"]].concat()),
+        16,
+        "HTTP 429",
+    );
     emu.set_faults(Default::default());
     // network: 18
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dead = format!("http://127.0.0.1:{port}");
     let o = bin()
-        .args(["--service-url", &dead, "--authority-host", &dead, "--access-token", "a.b.c", "--timeout", "5", "products", "list"])
+        .args([
+            "--service-url",
+            &dead,
+            "--authority-host",
+            &dead,
+            "--access-token",
+            "a.b.c",
+            "--timeout",
+            "5",
+            "products",
+            "list",
+        ])
         .output()
         .unwrap();
     expect_exit(&o, 18, "cannot connect");
     // a non-loopback http URL is refused: 11
-    let o = bin().args(["--service-url", "http://example.com", "--access-token", "t", "products", "list"]).output().unwrap();
+    let o = bin()
+        .args([
+            "--service-url",
+            "http://example.com",
+            "--access-token",
+            "t",
+            "products",
+            "list",
+        ])
+        .output()
+        .unwrap();
     expect_exit(&o, 11, "loopback");
 }
 
 #[test]
 fn demo_runs_the_documented_example() {
     let o = bin().args(["demo", "--output", "json"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("2 products match 'Power Automate'"), "{err}");
     assert!(err.contains("CFQ7TTC0KP0N is Disabled"));
@@ -162,7 +333,13 @@ fn demo_runs_the_documented_example() {
     assert_eq!(docs[1]["ProductId"], "CFQ7TTC0KP0N");
     assert_eq!(docs[1]["PolicyValue"], "Disabled");
     let after = docs[2].as_array().unwrap();
-    assert_eq!(after.iter().filter(|p| p["PolicyValue"] == "Disabled").count(), 1);
+    assert_eq!(
+        after
+            .iter()
+            .filter(|p| p["PolicyValue"] == "Disabled")
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -174,15 +351,33 @@ fn emulator_command_prints_its_url_first() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let url = first.trim().strip_prefix("Emulator listening on ").expect(&first).to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("Emulator listening on ")
+        .expect(&first)
+        .to_string();
     let o = bin()
-        .args(["--service-url", &url, "--authority-host", &url, "--output", "json"])
+        .args([
+            "--service-url",
+            &url,
+            "--authority-host",
+            &url,
+            "--output",
+            "json",
+        ])
         .args(admin())
         .args(["products", "list"])
         .output()
         .unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
