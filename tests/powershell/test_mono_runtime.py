@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import subprocess
+import time
+import urllib.request
 
 import pytest
 
@@ -54,9 +57,11 @@ pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=f"Mono runtime t
 class Driver:
     """A mono process running tests/powershell/mono/ShimDriver.cs over the compiled shim."""
 
-    def __init__(self, executable):
+    def __init__(self, executable, env: dict | None = None):
+        environment = dict(os.environ)
+        environment.update(env or {})
         self.process = subprocess.Popen(["mono", "--debug", str(executable)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                                        stderr=subprocess.PIPE, text=True, encoding="utf-8", env=environment)
 
     def send(self, *fields: str) -> list[str]:
         self.process.stdin.write("\t".join(fields) + "\n")
@@ -128,8 +133,8 @@ def fresh(emulator):
 def open_driver(driver_exe):
     drivers = []
 
-    def make(options: dict | None = None) -> Driver:
-        driver = Driver(driver_exe)
+    def make(options: dict | None = None, env: dict | None = None) -> Driver:
+        driver = Driver(driver_exe, env)
         drivers.append(driver)
         if options is not None:
             code, answer = driver.new(options)
@@ -424,3 +429,112 @@ def test_tls_without_trusting_the_ca_is_a_network_error(tls_emulator, open_drive
     driver = open_driver({"serviceUrl": tls_emulator.url, "maxRetries": 0})
     code, answer = driver.call("get", {"resource": "policies", "accessToken": tls_emulator.token()})
     assert_error(code, answer, 8, "Network")
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Sign-in in steps (device code, browser) and the other flows, as Connect-MSCommerce drives them:
+# `start`, show the prompt, then `poll` with short sleeps while the answer is Pending (10).
+# ---------------------------------------------------------------------------------------------
+
+def poll_until_done(driver: Driver, request: dict, seconds: float = 60) -> tuple[int, dict]:
+    poll = dict(request, step="poll")
+    deadline = time.monotonic() + seconds
+    while True:
+        code, answer = driver.call("connect", poll)
+        if code != 10 or time.monotonic() > deadline:
+            return code, answer
+        assert answer["error"]["code"] == "Pending", answer
+        time.sleep(0.3)
+
+
+def test_device_code_sign_in(fresh, open_driver):
+    driver = open_driver(options_for(fresh))
+    request = {"flow": "deviceCode", "tenantId": TENANT}
+    code, answer = driver.call("connect", dict(request, step="start"))
+    assert code == 0, answer
+    prompt = answer["value"]
+    assert set(prompt) >= {"Message", "UserCode", "VerificationUri", "ExpiresOn"}, prompt
+    assert prompt["UserCode"] in prompt["Message"] and prompt["VerificationUri"] in prompt["Message"]
+    code, answer = driver.call("connect", dict(request, step="poll"))
+    assert code == 10 and answer["error"]["code"] == "Pending", answer
+    fresh.control("POST", "/_emulator/device/approve", {"userCode": prompt["UserCode"], "user": "billing"})
+    code, answer = poll_until_done(driver, request)
+    assert code == 0, answer
+    assert answer["value"]["Account"] == "billing@contoso.onmicrosoft.com"
+    code, answer = driver.call("get", {"resource": "productPolicies", "policyId": POLICY})
+    assert code == 0 and len(answer["value"]) == 12
+
+
+def test_device_code_declined(fresh, open_driver):
+    driver = open_driver(options_for(fresh))
+    request = {"flow": "deviceCode", "tenantId": TENANT}
+    code, answer = driver.call("connect", dict(request, step="start"))
+    assert code == 0, answer
+    fresh.control("POST", "/_emulator/device/decline", {"userCode": answer["value"]["UserCode"]})
+    code, answer = poll_until_done(driver, request)
+    assert_error(code, answer, 3, "Authentication")
+
+
+def test_browser_sign_in(fresh, open_driver):
+    driver = open_driver(options_for(fresh))
+    request = {"flow": "interactive", "tenantId": TENANT, "loginHint": "admin@contoso.onmicrosoft.com"}
+    code, answer = driver.call("connect", dict(request, step="start"))
+    assert code == 0, answer
+    prompt = answer["value"]
+    assert set(prompt) >= {"AuthorizeUrl", "RedirectUri"}, prompt
+    assert prompt["AuthorizeUrl"].startswith(fresh.url + "/")
+    assert re.match(r"^http://(localhost|127\.0\.0\.1):\d+/m365/commerce$", prompt["RedirectUri"]), prompt
+    code, answer = driver.call("connect", dict(request, step="poll"))
+    assert code == 10, answer
+    # The user signs in in the browser: the emulator's browser session, then the authorize URL
+    # redirects to the library's loopback listener with the code.
+    fresh.control("POST", "/_emulator/browser", {"user": "admin"})
+    with urllib.request.urlopen(prompt["AuthorizeUrl"], timeout=30) as response:
+        response.read()
+    code, answer = poll_until_done(driver, request)
+    assert code == 0, answer
+    assert answer["value"]["Account"] == "admin@contoso.onmicrosoft.com"
+    code, answer = driver.call("update", {"policyId": POLICY, "productId": "CFQ7TTC0KP0N", "enabled": "false"})
+    assert code == 0 and answer["value"]["PolicyValue"] == "Disabled"
+
+
+def test_poll_without_start_is_invalid(fresh, open_driver):
+    driver = open_driver(options_for(fresh))
+    code, answer = driver.call("connect", {"flow": "deviceCode", "step": "poll"})
+    assert_error(code, answer, 1, "InvalidArgument")
+
+
+def test_managed_identity(fresh, open_driver):
+    env = {"IDENTITY_ENDPOINT": fresh.url + "/msi/token", "IDENTITY_HEADER": "emulator-identity-header"}
+    driver = open_driver(options_for(fresh), env=env)
+    code, answer = driver.call("connect", {"flow": "managedIdentity"})
+    assert code == 0, answer
+    code, answer = driver.call("update", {"policyId": POLICY, "productId": "CFQ7TTC0KP0N", "value": "Disabled"})
+    assert code == 0, answer
+    # The user-assigned identity is a Global reader.
+    code, answer = driver.call("connect", {"flow": "managedIdentity", "clientId": "8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a21"})
+    assert code == 0, answer
+    code, answer = driver.call("update", {"policyId": POLICY, "productId": "CFQ7TTC0KP0N", "value": "Enabled"})
+    assert_error(code, answer, 4, "Forbidden", status=403)
+
+
+@pytest.mark.parametrize("form", ["pfx", "pem"])
+def test_certificate_file(tls_emulator, open_driver, tmp_path, form):
+    material = tls_emulator.control("GET", "/_emulator/certificate")
+    request = {"flow": "certificate", "tenantId": TENANT, "clientId": material["clientId"]}
+    if form == "pfx":
+        path = tmp_path / "app.pfx"
+        path.write_bytes(base64.b64decode(material["pfxBase64"]))
+        request["certificatePassword"] = material["pfxPassword"]
+    else:
+        path = tmp_path / "app.pem"
+        path.write_text(material["pem"], encoding="utf-8")
+    request["certificatePath"] = str(path)
+    driver = open_driver(options_for(tls_emulator, caCertificatePath=str(tls_emulator.ca_path)))
+    code, answer = driver.call("connect", request)
+    assert code == 0, answer
+    assert answer["value"]["ClientId"] == material["clientId"]
+    assert material["pfxPassword"] not in json.dumps(answer)
+    code, answer = driver.call("get", {"resource": "policies"})
+    assert code == 0, answer
