@@ -95,22 +95,6 @@ BeforeAll {
         Connect-MSCommerce -AccessToken (Get-EmulatorToken -User $User) -ServiceUrl $script:Emulator.Url -AuthorityHost $script:Emulator.Url 6> $null
     }
 
-    function Connect-OrSkip {
-        # Runs a sign-in; while the native library lacks that flow, the test is skipped with its message.
-        param(
-            [scriptblock] $SignIn
-        )
-        try {
-            & $SignIn
-        }
-        catch {
-            if ($_.Exception.Message -match 'not available in this build') {
-                Set-ItResult -Skipped -Because $_.Exception.Message
-            }
-            throw
-        }
-    }
-
     $script:Emulator = Start-TestEmulator
     $caFile = Join-Path ([System.IO.Path]::GetTempPath()) ("mscommerce-pester-ca-{0}.pem" -f [guid]::NewGuid())
     $script:TlsEmulator = Start-TestEmulator -Arguments @('--tls', '--ca-out', "`"$caFile`"")
@@ -488,35 +472,80 @@ Describe 'Connect-MSCommerce' {
     }
 
     It 'signs in with a device code, showing the code on the host' {
-        Mock -ModuleName MSCommerce Write-Host { }
-        Connect-OrSkip -SignIn { Connect-MSCommerce -UseDeviceCode -TenantId $script:Tenant -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url }
+        # The user enters the code elsewhere: here the emulator approves the latest code as admin
+        # as soon as the module shows it.
+        Mock -ModuleName MSCommerce Write-Host {
+            if ("$Object" -match 'code') {
+                $null = Invoke-Emulator -Path '/_emulator/device/approve' -Body @{ user = 'admin' }
+            }
+        }
+        Connect-MSCommerce -UseDeviceCode -TenantId $script:Tenant -ServiceUrl $script:Emulator.Url -AuthorityHost $script:Emulator.Url
         Should -Invoke -ModuleName MSCommerce Write-Host -ParameterFilter { "$Object" -match 'code' }
-        (Get-MSCommerceConnectionInfo).Flow | Should -Match 'DeviceCode'
+        Should -Invoke -ModuleName MSCommerce Write-Host -ParameterFilter { "$Object" -eq 'Connection established successfully' } -Times 1
+        (Get-MSCommerceConnectionInfo).Account | Should -Be 'admin@contoso.onmicrosoft.com'
     }
 
-    It 'signs in interactively, opening the authorize URL with Start-Process' {
-        # The emulator's authorize endpoint signs the hinted user in without a page and redirects
-        # to the loopback redirect URI; fetching the URL plays the browser.
+    It 'signs in in the browser, opening the authorize URL with Start-Process' {
+        # The emulator's browser is signed in as admin, so its authorize endpoint redirects at once
+        # to the module's loopback redirect URI; fetching the URL plays the browser.
+        $null = Invoke-Emulator -Path '/_emulator/browser' -Body @{ user = 'admin' }
         Mock -ModuleName MSCommerce Start-Process {
-            $web = @{ Uri = $FilePath; UseBasicParsing = $true; MaximumRedirection = 5; ErrorAction = 'SilentlyContinue' }
-            if ((Get-Command Invoke-WebRequest).Parameters.ContainsKey('SkipCertificateCheck')) {
-                $web['SkipCertificateCheck'] = $true
-            }
-            $null = Invoke-WebRequest @web
+            $null = Invoke-WebRequest -Uri $FilePath -UseBasicParsing -MaximumRedirection 5
         }
-        Mock -ModuleName MSCommerce Write-Host { }
-        Connect-OrSkip -SignIn { Connect-MSCommerce -LoginHint 'admin@contoso.onmicrosoft.com' -TenantId $script:Tenant -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url }
-        Should -Invoke -ModuleName MSCommerce Start-Process -Times 1
+        Connect-MSCommerce -LoginHint 'admin@contoso.onmicrosoft.com' -TenantId $script:Tenant -ServiceUrl $script:Emulator.Url -AuthorityHost $script:Emulator.Url 6> $null
+        Should -Invoke -ModuleName MSCommerce Start-Process -Times 1 -ParameterFilter { $FilePath -like "$($script:Emulator.Url)/*authorize*" }
         (Get-MSCommerceConnectionInfo).Account | Should -Be 'admin@contoso.onmicrosoft.com'
     }
 
     It 'signs in with a managed identity' {
-        Connect-OrSkip -SignIn { Connect-MSCommerce -Identity -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null }
-        (Get-MSCommerceConnectionInfo).Flow | Should -Match 'Identity'
+        $saved = @{ IDENTITY_ENDPOINT = $env:IDENTITY_ENDPOINT; IDENTITY_HEADER = $env:IDENTITY_HEADER }
+        try {
+            $env:IDENTITY_ENDPOINT = "$($script:Emulator.Url)/msi/token"
+            $env:IDENTITY_HEADER = 'emulator-identity-header'
+            Connect-MSCommerce -Identity -ServiceUrl $script:Emulator.Url -AuthorityHost $script:Emulator.Url 6> $null
+            (Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Value Disabled).PolicyValue | Should -Be 'Disabled'
+        }
+        finally {
+            $env:IDENTITY_ENDPOINT = $saved.IDENTITY_ENDPOINT
+            $env:IDENTITY_HEADER = $saved.IDENTITY_HEADER
+        }
     }
 
-    It 'signs in as an app with a certificate file' {
-        Set-ItResult -Skipped -Because 'the emulator has no app certificate registered yet (certificate sign-in belongs to the sign-in issue)'
+    It 'signs in as an app with a certificate file (PFX and password)' {
+        $material = Invoke-Emulator -Method Get -Path '/_emulator/certificate'
+        $pfx = Join-Path ([System.IO.Path]::GetTempPath()) ("mscommerce-pester-{0}.pfx" -f [guid]::NewGuid())
+        [System.IO.File]::WriteAllBytes($pfx, [Convert]::FromBase64String($material.pfxBase64))
+        try {
+            $password = ConvertTo-SecureString -String $material.pfxPassword -AsPlainText -Force
+            Connect-MSCommerce -TenantId $script:Tenant -ClientId $material.clientId -CertificatePath $pfx -CertificatePassword $password -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null
+            (Get-MSCommerceConnectionInfo).ClientId | Should -Be $material.clientId
+            @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase).Count | Should -Be 12
+        }
+        finally {
+            Remove-Item -LiteralPath $pfx -Force
+        }
+    }
+
+    It 'signs in as an app with a certificate of the Windows store (thumbprint)' {
+        $onWindows = Get-Variable -Name 'IsWindows' -ValueOnly -ErrorAction SilentlyContinue
+        if ($null -ne $onWindows -and -not $onWindows) {
+            Set-ItResult -Skipped -Because '-CertificateThumbprint reads the Windows certificate store'
+            return
+        }
+        $material = Invoke-Emulator -Method Get -Path '/_emulator/certificate'
+        $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'PersistKeySet,UserKeySet'
+        $certificate = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new([Convert]::FromBase64String($material.pfxBase64), $material.pfxPassword, $flags)
+        $store = New-Object System.Security.Cryptography.X509Certificates.X509Store -ArgumentList 'My', 'CurrentUser'
+        $store.Open('ReadWrite')
+        try {
+            $store.Add($certificate)
+            Connect-MSCommerce -TenantId $script:Tenant -ClientId $material.clientId -CertificateThumbprint $material.thumbprint -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null
+            (Get-MSCommerceConnectionInfo).ClientId | Should -Be $material.clientId
+        }
+        finally {
+            $store.Remove($certificate)
+            $store.Close()
+        }
     }
 
     It 'refuses an unknown -Environment before calling anything' {
