@@ -652,3 +652,24 @@ async fn an_explicit_proxy_carries_the_requests() {
         "the proxy saw the request"
     );
 }
+
+#[tokio::test]
+async fn null_fields_mean_absent_as_the_powershell_module_sends_them() {
+    // The module's dispatcher serialises unset hashtable entries as null.
+    let emu = emulator().await;
+    let s = connected(&emu, "admin").await;
+    let v = update(
+        &s,
+        json!({"policyId": P, "productId": "CFQ7TTC0KP0N", "offerType": null, "value": null, "enabled": "False", "accessToken": null}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v["PolicyValue"], "Disabled");
+    let v = get(
+        &s,
+        json!({"resource": "productPolicies", "policyId": P, "scope": null, "accessToken": null}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 12);
+}
