@@ -1,8 +1,9 @@
 //! Tests of the C ABI's boundary (native-abi.md): concurrent calls from 8
 //! threads on one session, malformed input (NULLs, invalid UTF-8, bad JSON,
 //! dead handles), and the C program of tests/c compiled with gcc against
-//! include/mscommerce.h, linked to the built library and run against the
-//! emulator (under valgrind too, when it is installed).
+//! include/mscommerce.h, linked to the library built as it ships
+//! (`--no-default-features`) and run against the emulator (under valgrind
+//! too, when it is installed).
 #![cfg(feature = "emulator")]
 
 use mscommerce::emulator::{Emulator, EmulatorConfig, Faults};
@@ -234,7 +235,7 @@ fn null_arguments() {
         assert_eq!(code, 1, "{name}");
     }
     let mut out = ptr::null_mut();
-    let mut session = 8usize as *mut MscSession;
+    let mut session = ptr::dangling_mut::<MscSession>();
     let code = unsafe { msc_session_new(ptr::null(), &mut session, &mut out) };
     take_answer(code, out);
     assert_eq!(code, 1);
@@ -341,6 +342,27 @@ fn dead_and_made_up_handles() {
     }
 }
 
+/// A call made from inside an async runtime cannot block on the library's
+/// runtime; tokio panics, and the boundary turns that into MSC_INTERNAL (the
+/// one real export path to it), silently, instead of unwinding into the host.
+#[test]
+fn a_panic_inside_an_export_is_msc_internal() {
+    let s = new_session("");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (code, v) = rt.block_on(async { call(msc_get, s, r#"{"resource":"policies"}"#) });
+    assert_eq!(code, 11, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("runtime"),
+        "{v}"
+    );
+    // The session is still fine from an ordinary thread.
+    let (code, _) = call(msc_get, s, r#"{"resource":"policies"}"#);
+    assert_eq!(code, 2);
+    unsafe { msc_session_free(s) };
+}
+
 #[test]
 fn every_call_ends_within_the_timeout() {
     let emu = emulator();
@@ -368,10 +390,43 @@ fn every_call_ends_within_the_timeout() {
 
 // ---- the C program ----
 
-/// target/<profile>, where cargo put the cdylib next to this test's deps/.
+/// Build the library as it ships (cdylib, `--no-default-features`) and
+/// answer the folder of `libmscommerce.so`. `cargo test` builds only the
+/// rlib for its tests, so a `.so` found in target/<profile> may be missing
+/// or older than the code under test; this builds a fresh one, in a target
+/// folder of its own (so it never waits on the lock of the build that runs
+/// this test): target/abi-c/<profile>.
 fn library_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let profile = profile_dir.file_name().unwrap().to_owned();
+    let target_dir = profile_dir.parent().unwrap().join("abi-c");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--lib", "--no-default-features"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    if profile == "release" {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo build --lib --no-default-features failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = target_dir.join(if profile == "release" {
+        "release"
+    } else {
+        "debug"
+    });
+    assert!(
+        dir.join("libmscommerce.so").exists(),
+        "no libmscommerce.so in {}",
+        dir.display()
+    );
+    dir
 }
 
 fn have(tool: &str) -> bool {
@@ -391,11 +446,6 @@ fn compile_c_test(out_dir: &Path) -> Option<PathBuf> {
         return None;
     }
     let lib = library_dir();
-    assert!(
-        lib.join("libmscommerce.so").exists(),
-        "no libmscommerce.so in {}",
-        lib.display()
-    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let exe = out_dir.join("abi_test");
     let status = Command::new("gcc")

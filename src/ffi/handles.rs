@@ -76,6 +76,6 @@ mod tests {
         free(p); // double free: ignored
         free(std::ptr::null_mut());
         assert!(get(std::ptr::null()).is_err());
-        assert!(get(8 as *const MscSession).is_err());
+        assert!(get(std::ptr::dangling::<MscSession>()).is_err());
     }
 }
