@@ -254,8 +254,9 @@ impl Session {
             Option<String>,
         ) = match flow {
             Flow::AccessToken => {
-                let token =
-                    Token::from_bearer(required_secret("accessToken", &req.access_token)?.clone());
+                let given = required_secret("accessToken", &req.access_token)?;
+                crate::auth::check_bearer(given)?;
+                let token = Token::from_bearer(given.clone());
                 if token
                     .expires_on
                     .is_some_and(|e| e <= time::OffsetDateTime::now_utc())
@@ -569,13 +570,16 @@ impl Session {
             .map(|c| c.endpoint.service.clone())
             .unwrap_or_else(|| self.base.service.clone());
         match (access_token, connection) {
-            (Some(t), _) if !t.expose().trim().is_empty() => Ok((
-                service,
-                CallCredential::Own(Credential::new(
-                    Box::new(StaticToken),
-                    Some(Token::from_bearer(t.clone())),
-                )),
-            )),
+            (Some(t), _) if !t.expose().trim().is_empty() => {
+                crate::auth::check_bearer(t)?;
+                Ok((
+                    service,
+                    CallCredential::Own(Credential::new(
+                        Box::new(StaticToken),
+                        Some(Token::from_bearer(t.clone())),
+                    )),
+                ))
+            }
             (_, Some(c)) => Ok((service, CallCredential::Connection(c))),
             _ => Err(Error::new(ErrorKind::NotConnected, NOT_CONNECTED_MESSAGE)),
         }
@@ -590,6 +594,28 @@ impl Session {
                 Some(c) => to_json(&c.info().await),
                 None => Err(Error::new(ErrorKind::NotConnected, NOT_CONNECTED_MESSAGE)),
             };
+        }
+        // Bad input is reported before "not connected".
+        const RESOURCES: [&str; 5] = [
+            "policies",
+            "policy",
+            "productPolicies",
+            "productPolicy",
+            "offerTypePolicy",
+        ];
+        if !RESOURCES.contains(&resource) {
+            return Err(Error::invalid(format!(
+                "resource '{resource}' is not known; use policies, policy, productPolicies, productPolicy, offerTypePolicy or connection"
+            )));
+        }
+        for (what, id) in [
+            ("PolicyId", &req.policy_id),
+            ("ProductId", &req.product_id),
+            ("OfferType", &req.offer_type),
+        ] {
+            if let Some(id) = id {
+                crate::ids::validate_id(what, id)?;
+            }
         }
         let (service, cred) = self.call_context(&req.access_token)?;
         let cred = cred.get();
@@ -648,6 +674,15 @@ impl Session {
         let req: UpdateRequest = parse("update", request)?;
         let policy = required("policyId", &req.policy_id)?;
         let value = requested_value(&req)?;
+        crate::ids::validate_id("PolicyId", policy)?;
+        for (what, id) in [
+            ("ProductId", &req.product_id),
+            ("OfferType", &req.offer_type),
+        ] {
+            if let Some(id) = id {
+                crate::ids::validate_id(what, id)?;
+            }
+        }
         let (service, cred) = self.call_context(&req.access_token)?;
         let cred = cred.get();
         match (req.product_id.as_deref(), req.offer_type.as_deref()) {

@@ -109,6 +109,9 @@ pub fn build_client(options: &SessionOptions) -> Result<reqwest::Client> {
 
 /// Map a transport error onto Network or Timeout, without the URL's query.
 pub fn map_reqwest_error(e: &reqwest::Error) -> Error {
+    if e.is_builder() {
+        return Error::invalid("the request cannot be built from the input given");
+    }
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else {

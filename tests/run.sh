@@ -15,13 +15,18 @@ skipped=()
 echo "== cargo test"
 cargo test 2>&1
 
-# The debug build of `cargo test` holds the cdylib and the CLI the Python
-# and Mono tests drive.
+# `cargo test` builds the library only as an rlib: build the cdylib and the
+# CLI the Python and Mono tests drive (debug profile, incremental).
+echo "== cargo build (cdylib and CLI for the Mono tests)"
+cargo build --lib --bins 2>&1
 target_dir="${CARGO_TARGET_DIR:-target}"
 export MSCOMMERCE_TEST_LIBRARY="${MSCOMMERCE_TEST_LIBRARY:-$PWD/$target_dir/debug/libmscommerce.so}"
 export MSCOMMERCE_TEST_BIN="${MSCOMMERCE_TEST_BIN:-$PWD/$target_dir/debug/mscommerce}"
 
 echo "== pytest tests/powershell"
+for f in "$MSCOMMERCE_TEST_LIBRARY" "$MSCOMMERCE_TEST_BIN"; do
+    [ -e "$f" ] || { echo "missing $f after the build" >&2; exit 1; }
+done
 if python3 -c 'import pytest, tree_sitter, tree_sitter_pwsh' 2>/dev/null; then
     python3 -m pytest tests/powershell -q -rs
 else

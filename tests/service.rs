@@ -673,3 +673,35 @@ async fn null_fields_mean_absent_as_the_powershell_module_sends_them() {
     .unwrap();
     assert_eq!(v.as_array().unwrap().len(), 12);
 }
+
+#[tokio::test]
+async fn bad_input_is_reported_before_not_connected() {
+    let emu = emulator().await;
+    let s = Session::new(&options(&emu, json!({}))).unwrap();
+    for req in [
+        json!({"resource": "nope"}),
+        json!({"resource": "productPolicy", "policyId": P, "productId": "../x"}),
+        json!({"resource": "policies", "accessToken": "has space"}),
+        json!({"resource": "policies", "accessToken": "tok\u{e9}n"}),
+        json!({"resource": "policies", "accessToken": "line\nbreak"}),
+    ] {
+        let e = get(&s, req.clone()).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument, "{req}: {e}");
+    }
+    let e = update(
+        &s,
+        json!({"policyId": "a/b", "productId": "X", "value": "Enabled"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    let e = s
+        .connect(
+            &json!({"flow": "accessToken", "accessToken": "bad token"}).to_string(),
+            &CallLog::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    assert!(!e.message.contains("bad token"));
+}

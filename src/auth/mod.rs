@@ -225,6 +225,18 @@ impl Credential {
     }
 }
 
+/// A bearer token must be printable ASCII without spaces to travel in the
+/// Authorization header; anything else is the caller's mistake, not the network's.
+pub fn check_bearer(token: &Secret) -> Result<()> {
+    if token.expose().bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "accessToken contains characters that cannot be sent in an HTTP header (spaces, control or non-ASCII characters)",
+        ))
+    }
+}
+
 /// `aeb8…` → `aeb8…/.default`; a full scope stays as it is.
 pub fn normalise_scope(scope: Option<&str>) -> Result<String> {
     let s = scope.map(str::trim).filter(|s| !s.is_empty());
