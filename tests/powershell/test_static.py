@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import psast
-from conftest import MODULE_DIR, module_script_files
+from conftest import HERE, MODULE_DIR, REPO, module_script_files
 
 PUBLIC_DIR = MODULE_DIR / "Public"
 PRIVATE_DIR = MODULE_DIR / "Private"
@@ -491,3 +491,167 @@ def test_connect_request_covers_every_parameter_set_and_parameter(golden):
     for field in ("redirectUri", "username", "password", "clientSecret", "certificatePath", "certificatePassword", "accessToken"):
         assert f"$request['{field}']" in source, field
     assert "$request['step'] = 'start'" in source
+
+
+# ---------------------------------------------------------------------------------------------
+# Run-time pitfalls a static look can catch (the module never ran on a real PowerShell here)
+# ---------------------------------------------------------------------------------------------
+
+def method_calls(node, src: bytes) -> list[tuple[str, str, int]]:
+    """(receiver variable in lower case, method, line) of each `$variable.Method(...)` under node."""
+    found = []
+    for child in psast.walk(node):
+        if child.type != "invocation_expression" or not child.named_children:
+            continue
+        receiver = child.named_children[0]
+        member = psast.child_of(child, "member_name")
+        if receiver.type == "variable" and member is not None:
+            found.append((psast.text(receiver, src).lower(), psast.text(member, src), child.start_point[0] + 1))
+    return found
+
+
+def foreach_variables_over(node, src: bytes, collections: set[str]) -> set[str]:
+    """Loop variables of `foreach ($x in $collection)` for the given collection variables."""
+    loops = set()
+    for child in psast.walk(node):
+        if child.type != "foreach_statement":
+            continue
+        named = [c for c in child.named_children if c.type in ("variable", "pipeline")]
+        if len(named) >= 2 and psast.text(named[1], src).strip().lower() in collections:
+            loops.add(psast.text(named[0], src).lower())
+    return loops
+
+
+def parameters_receiving_bound_parameters(module_functions) -> dict[str, set[str]]:
+    """{function: {'$param'}} for each call `Function -Param $PSBoundParameters` in the module."""
+    receiving: dict[str, set[str]] = {}
+    for info in module_functions.values():
+        for invocation in calls_in(info):
+            elements = invocation.elements
+            for position, element in enumerate(elements[:-1]):
+                following = elements[position + 1]
+                if element[0] == "param" and following[0] == "arg" and following[1].lower() == "$psboundparameters":
+                    receiving.setdefault(invocation.name, set()).add("$" + element[1].lower())
+    return receiving
+
+
+def test_dictionaries_are_not_probed_with_contains(module_functions):
+    """$PSBoundParameters is a Dictionary[string, object]: its IDictionary.Contains is an explicit
+    interface member, which PowerShell cannot call ("does not contain a method named 'Contains'" on
+    5.1, "Cannot find an overload for "Contains"" on 7). A parameter typed IDictionary may receive
+    it (or an OrderedDictionary, which has no ContainsKey): test keys with `.Keys -contains` or read
+    the indexer, which gives $null for an absent key."""
+    receiving = parameters_receiving_bound_parameters(module_functions)
+    problems = []
+    for name, info in module_functions.items():
+        no_contains = {"$psboundparameters"} | receiving.get(name, set())
+        typed = {"$" + p.lower() for p, e in info.surface["parameters"].items()
+                 if e["type"] in ("idictionary", "idictionary[]")}
+        typed |= foreach_variables_over(info.node, info.src, typed)
+        for receiver, method, line in method_calls(info.node, info.src):
+            if receiver in no_contains and method.lower() == "contains":
+                problems.append(f"{info.path.name}:{line} {name}: {receiver}.{method}( on $PSBoundParameters")
+            if receiver in typed and method.lower() in ("contains", "containskey"):
+                problems.append(f"{info.path.name}:{line} {name}: {receiver}.{method}( on an IDictionary parameter")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_dictionary_check_catches_the_pattern():
+    source = (
+        "function A {\n    [CmdletBinding()]\n    param(\n        [string] $X\n    )\n"
+        "    B -Bound $PSBoundParameters\n}\n"
+        "function B {\n    [CmdletBinding()]\n    param(\n        $Bound\n    )\n"
+        "    if ($Bound.Contains('X')) {\n        1\n    }\n}\n"
+    )
+    functions = {}
+    for info in psast.functions_in(source):
+        info.path = PRIVATE_DIR / "example.ps1"
+        functions[info.name] = info
+    with pytest.raises(AssertionError, match=r"\$bound\.Contains\("):
+        test_dictionaries_are_not_probed_with_contains(functions)
+
+
+def test_error_records_survive_an_unresolvable_exception_type():
+    """New-Object -TypeName finds only types of assemblies already loaded (AuthenticationException is
+    in System.Net.Primitives on .NET): the dispatcher resolves the name with -as [type] and falls
+    back to System.Exception, so an error never turns into "Cannot find type"."""
+    source = (PRIVATE_DIR / "Invoke-MSCommerceNative.ps1").read_text(encoding="utf-8")
+    assert "$script:MSCommerceExceptionTypes[$name] -as [type]" in source
+    assert "$exceptionType = [System.Exception]" in source
+    assert re.search(r"catch \{\s*\$exception = New-Object -TypeName System\.Exception -ArgumentList \$message", source)
+    assert not re.search(r"New-Object -TypeName \$exceptionType\b(?!\.FullName)", source)
+
+
+def test_probes_do_not_leave_errors_in_error_variable():
+    """-ErrorAction SilentlyContinue still records the error in $Error: the probe for $IsWindows
+    (absent on Windows PowerShell 5.1) would leave three errors behind at every import."""
+    problems = []
+    for path in module_script_files():
+        if path.suffix.lower() == ".psd1":
+            continue
+        for invocation in psast.invocations_in(path.read_bytes()):
+            if invocation.name.lower() in ("get-variable", "get-command", "get-item", "get-module"):
+                if re.search(r"-ErrorAction\s+SilentlyContinue|-ea\s+SilentlyContinue", invocation.source, re.I):
+                    problems.append(f"{path.name}:{invocation.line}: {invocation.source}")
+    assert not problems, "use -ErrorAction Ignore for probes:\n" + "\n".join(problems)
+
+
+def test_progress_is_completed_in_a_finally_block():
+    """Write-Progress -Completed runs however the loop ends (a terminating error, a WriteError made
+    terminating by -ErrorAction Stop, Ctrl+C), or the bar stays on screen."""
+    src, commands = psast.nodes_of((PRIVATE_DIR / "Invoke-MSCommerceNative.ps1").read_bytes(), "command")
+    completions = [c for c in commands
+                   if psast.text(psast.child_of(c, "command_name"), src) == "Write-Progress" and "-Completed" in psast.text(c, src)]
+    assert completions, "the dispatcher completes its progress bar"
+    for command in completions:
+        ancestor, inside_finally = command.parent, False
+        while ancestor is not None:
+            inside_finally = inside_finally or ancestor.type == "finally_clause"
+            ancestor = ancestor.parent
+        assert inside_finally, f"line {command.start_point[0] + 1}: Write-Progress -Completed outside a finally block"
+
+
+def native_environment_variables() -> set[str]:
+    """Environment variables the native library itself reads (std::env::var in src/, outside the
+    emulator and the CLI)."""
+    names = set()
+    source_dir = REPO / "src"
+    for path in source_dir.rglob("*.rs"):
+        relative = path.relative_to(source_dir).parts
+        if relative[0] in ("emulator", "bin"):
+            continue
+        names |= set(re.findall(r"env::var(?:_os)?\(\s*\"([A-Z0-9_]+)\"", path.read_text(encoding="utf-8")))
+    return names
+
+
+def env_assignments(source: bytes) -> list[tuple[str, object, bytes]]:
+    src, nodes = psast.nodes_of(source, "assignment_expression")
+    found = []
+    for node in nodes:
+        left = psast.text(node.named_children[0], src)
+        match = re.fullmatch(r"\$env:(\w+)", left.strip(), re.I)
+        if match:
+            found.append((match.group(1).upper(), node, src))
+    return found
+
+
+def test_variables_the_native_library_reads_are_not_set_in_process():
+    """On Linux and macOS, .NET keeps $env: changes in its own copy: native code (getenv, Rust's
+    std::env::var) never sees them, child processes do. The module passes its settings to the
+    library in JSON, and a Pester test that sets a variable the library reads runs the module in a
+    child PowerShell."""
+    names = native_environment_variables()
+    assert "IDENTITY_ENDPOINT" in names, names
+    for path in module_script_files():
+        for name, node, src in env_assignments(path.read_bytes()):
+            assert name not in names, f"{path.name}:{node.start_point[0] + 1}: sets $env:{name}, which the library reads"
+    for path in sorted((HERE / "pester").glob("*.Tests.ps1")):
+        for name, node, src in env_assignments(path.read_bytes()):
+            if name not in names:
+                continue
+            ancestor = node.parent
+            while ancestor is not None and not (ancestor.type == "command" and psast.text(psast.child_of(ancestor, "command_name"), src) == "It"):
+                ancestor = ancestor.parent
+            assert ancestor is not None, f"{path.name}:{node.start_point[0] + 1}: $env:{name} set outside an It block"
+            assert "(Get-Process -Id $PID).Path" in psast.text(ancestor, src), \
+                f"{path.name}:{node.start_point[0] + 1}: $env:{name} is read by native code: run the module in a child PowerShell"

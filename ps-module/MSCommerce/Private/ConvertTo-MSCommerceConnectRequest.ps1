@@ -62,6 +62,11 @@ function ConvertTo-MSCommerceConnectRequest {
         [System.Collections.IDictionary] $BoundParameters
     )
 
+    # $PSBoundParameters is a Dictionary[string, object]: its IDictionary.Contains is an explicit
+    # interface member that PowerShell cannot call (5.1 and 7 alike: "does not contain a method
+    # named 'Contains'" / "Cannot find an overload"), so membership is tested on the key list.
+    $bound = @($BoundParameters.Keys)
+
     $setName = $Caller.ParameterSetName
     $flow = $script:MSCommerceConnectFlows[$setName]
     if ($null -eq $flow) {
@@ -73,36 +78,36 @@ function ConvertTo-MSCommerceConnectRequest {
     }
 
     foreach ($parameter in $script:MSCommerceConnectFields.Keys) {
-        if ($BoundParameters.Contains($parameter)) {
+        if ($bound -contains $parameter) {
             $request[$script:MSCommerceConnectFields[$parameter]] = [string]$BoundParameters[$parameter]
         }
     }
 
-    if ($BoundParameters.Contains('RedirectUri') -and $null -ne $BoundParameters['RedirectUri']) {
+    if ($bound -contains 'RedirectUri' -and $null -ne $BoundParameters['RedirectUri']) {
         $request['redirectUri'] = ([uri]$BoundParameters['RedirectUri']).OriginalString
     }
 
-    if ($BoundParameters.Contains('Credential')) {
+    if ($bound -contains 'Credential') {
         $credential = [System.Management.Automation.PSCredential]$BoundParameters['Credential']
         $request['username'] = $credential.UserName
         $request['password'] = ConvertFrom-MSCommerceSecureString -SecureString $credential.Password
     }
 
-    if ($BoundParameters.Contains('ClientSecretCredential')) {
+    if ($bound -contains 'ClientSecretCredential') {
         $credential = [System.Management.Automation.PSCredential]$BoundParameters['ClientSecretCredential']
         $request['clientId'] = $credential.UserName
         $request['clientSecret'] = ConvertFrom-MSCommerceSecureString -SecureString $credential.Password
     }
 
-    if ($BoundParameters.Contains('CertificatePath')) {
+    if ($bound -contains 'CertificatePath') {
         $request['certificatePath'] = $Caller.GetUnresolvedProviderPathFromPSPath([string]$BoundParameters['CertificatePath'])
     }
 
-    if ($BoundParameters.Contains('CertificatePassword') -and $null -ne $BoundParameters['CertificatePassword']) {
+    if ($bound -contains 'CertificatePassword' -and $null -ne $BoundParameters['CertificatePassword']) {
         $request['certificatePassword'] = ConvertFrom-MSCommerceSecureString -SecureString $BoundParameters['CertificatePassword']
     }
 
-    if ($BoundParameters.Contains('AccessToken')) {
+    if ($bound -contains 'AccessToken') {
         $token = $BoundParameters['AccessToken']
         if ($token -is [System.Management.Automation.PSObject]) {
             $token = $token.PSObject.BaseObject

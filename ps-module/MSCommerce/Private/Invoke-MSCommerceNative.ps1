@@ -31,7 +31,9 @@ $script:MSCommerceErrorCategories = @{
     Timeout         = [System.Management.Automation.ErrorCategory]::OperationTimeout
 }
 
-# Exception type for each error code (System.Exception for the others).
+# Exception type for each error code (System.Exception for the others, and for a type this
+# process cannot resolve: New-Object only finds types of assemblies already loaded, and
+# AuthenticationException lives in System.Net.Primitives on .NET, in System on .NET Framework).
 $script:MSCommerceExceptionTypes = @{
     InvalidArgument = 'System.ArgumentException'
     NotConnected    = 'System.InvalidOperationException'
@@ -154,11 +156,16 @@ function New-MSCommerceErrorRecord {
     }
     $message = Format-MSCommerceErrorMessage -ErrorObject $ErrorObject
 
-    $exceptionType = $script:MSCommerceExceptionTypes[$name]
+    $exceptionType = $script:MSCommerceExceptionTypes[$name] -as [type]
     if ($null -eq $exceptionType) {
-        $exceptionType = 'System.Exception'
+        $exceptionType = [System.Exception]
     }
-    $exception = New-Object -TypeName $exceptionType -ArgumentList $message
+    try {
+        $exception = New-Object -TypeName $exceptionType.FullName -ArgumentList $message -ErrorAction Stop
+    }
+    catch {
+        $exception = New-Object -TypeName System.Exception -ArgumentList $message
+    }
     $exception.Data['MSCommerce.Code'] = $name
     foreach ($field in @('httpStatus', 'correlationId', 'serviceMessage', 'retryAfterSeconds')) {
         $value = $ErrorObject.$field
@@ -208,6 +215,22 @@ function Add-MSCommerceTypeName {
         $name = 'MSCommerce.ScopePolicy'
     }
     $InputObject.PSObject.TypeNames.Insert(0, $name)
+    if ($name -eq 'MSCommerce.Connection' -and $names -contains 'ExpiresOn' -and $null -ne $InputObject.ExpiresOn) {
+        # The library answers RFC 3339 text. PowerShell 7's ConvertFrom-Json turns it into a
+        # [datetime] by itself, Windows PowerShell 5.1's leaves a string: both become the same local
+        # [datetime], so scripts compare it with Get-Date alike on every edition.
+        $expires = $InputObject.ExpiresOn
+        if ($expires -is [datetime]) {
+            $InputObject.ExpiresOn = $expires.ToLocalTime()
+        }
+        else {
+            $parsed = [System.DateTimeOffset]::MinValue
+            $styles = [System.Globalization.DateTimeStyles]::AssumeUniversal
+            if ([System.DateTimeOffset]::TryParse([string]$expires, [System.Globalization.CultureInfo]::InvariantCulture, $styles, [ref] $parsed)) {
+                $InputObject.ExpiresOn = $parsed.LocalDateTime
+            }
+        }
+    }
     if ($name -eq 'MSCommerce.ProductPolicy' -and $names -contains 'ProductId') {
         $script:MSCommerceProductCache[[string]$InputObject.ProductId] = [string]$InputObject.ProductName
     }
@@ -324,10 +347,13 @@ function Show-MSCommerceSignInPrompt {
     Write-Host 'Opening the browser to sign in. If it does not open, visit this address:'
     Write-Host $url
     try {
-        Start-Process -FilePath $url -ErrorAction Stop
+        # Start-Process supports ShouldProcess: a session's $WhatIfPreference or a low
+        # $ConfirmPreference must not keep the browser closed while the sign-in waits for it.
+        Start-Process -FilePath $url -ErrorAction Stop -WhatIf:$false -Confirm:$false
     }
     catch {
-        Write-Warning "Could not open a browser: $($_.Exception.Message)"
+        Write-Warning ("Could not open a browser: $($_.Exception.Message). On a computer without a " +
+            'browser, press Ctrl+C and use Connect-MSCommerce -UseDeviceCode.')
     }
 }
 
@@ -375,74 +401,79 @@ function Invoke-MSCommerceNative {
 
     $total = $Request.Count
     $index = 0
-    foreach ($item in $Request) {
-        $index++
-        $target = $TargetObject
-        if ($null -eq $target) {
-            foreach ($key in @('productId', 'offerType', 'policyId', 'resource', 'flow')) {
-                if ($item.Contains($key) -and -not [string]::IsNullOrEmpty([string]$item[$key])) {
-                    $target = $item[$key]
-                    break
+    # The progress bar is completed on every way out: a terminating error, a WriteError that
+    # -ErrorAction Stop turns into one, Ctrl+C.
+    try {
+        foreach ($item in $Request) {
+            $index++
+            $target = $TargetObject
+            if ($null -eq $target) {
+                # An absent key reads as $null (no .Contains: a Dictionary[string, object] has none
+                # that PowerShell can call).
+                foreach ($key in @('productId', 'offerType', 'policyId', 'resource', 'flow')) {
+                    if (-not [string]::IsNullOrEmpty([string]$item[$key])) {
+                        $target = $item[$key]
+                        break
+                    }
                 }
             }
-        }
-        if ($total -gt 1) {
-            Write-Progress -Activity $Activity -Status "$target ($index of $total)" -PercentComplete ([int](100 * ($index - 1) / $total))
-        }
-
-        $call = Invoke-MSCommerceNativeCall -Operation $Operation -Request $item
-
-        if ($Operation -eq 'connect' -and $call.Code -eq 0 -and [string]$item['step'] -eq 'start') {
-            $flow = [string]$item['flow']
-            Show-MSCommerceSignInPrompt -Flow $flow -Prompt $call.Answer.value
-            $poll = @{}
-            foreach ($key in @($item.Keys)) {
-                $poll[$key] = $item[$key]
+            if ($total -gt 1) {
+                Write-Progress -Activity $Activity -Status "$target ($index of $total)" -PercentComplete ([int](100 * ($index - 1) / $total))
             }
-            $poll['step'] = 'poll'
-            do {
-                Start-Sleep -Milliseconds 500
-                $call = Invoke-MSCommerceNativeCall -Operation $Operation -Request $poll
-            } while ($call.Code -eq $script:MSCommercePendingCode)
-        }
 
-        if ($call.Code -ne 0 -or $null -ne $call.Answer.error) {
-            $errorObject = $call.Answer.error
-            if ($null -eq $errorObject) {
-                $errorObject = New-Object -TypeName PSObject -Property @{
-                    code    = Get-MSCommerceCodeName -Code $call.Code
-                    message = 'The MSCommerce native library reported an error without details.'
+            $call = Invoke-MSCommerceNativeCall -Operation $Operation -Request $item
+
+            if ($Operation -eq 'connect' -and $call.Code -eq 0 -and [string]$item['step'] -eq 'start') {
+                $flow = [string]$item['flow']
+                Show-MSCommerceSignInPrompt -Flow $flow -Prompt $call.Answer.value
+                $poll = @{}
+                foreach ($key in @($item.Keys)) {
+                    $poll[$key] = $item[$key]
                 }
+                $poll['step'] = 'poll'
+                do {
+                    Start-Sleep -Milliseconds 500
+                    $call = Invoke-MSCommerceNativeCall -Operation $Operation -Request $poll
+                } while ($call.Code -eq $script:MSCommercePendingCode)
             }
-            $record = New-MSCommerceErrorRecord -ErrorObject $errorObject -TargetObject $target
-            $name = [string]$errorObject.code
-            if ($Operation -eq 'connect' -or $name -eq 'NotConnected' -or $name -eq 'Authentication') {
-                if ($total -gt 1) {
-                    Write-Progress -Activity $Activity -Completed
+
+            if ($call.Code -ne 0 -or $null -ne $call.Answer.error) {
+                $errorObject = $call.Answer.error
+                if ($null -eq $errorObject) {
+                    $errorObject = New-Object -TypeName PSObject -Property @{
+                        code    = Get-MSCommerceCodeName -Code $call.Code
+                        message = 'The MSCommerce native library reported an error without details.'
+                    }
                 }
-                $Caller.ThrowTerminatingError($record)
+                $record = New-MSCommerceErrorRecord -ErrorObject $errorObject -TargetObject $target
+                $name = [string]$errorObject.code
+                if ($Operation -eq 'connect' -or $name -eq 'NotConnected' -or $name -eq 'Authentication') {
+                    $Caller.ThrowTerminatingError($record)
+                }
+                $Caller.WriteError($record)
+                continue
             }
-            $Caller.WriteError($record)
-            continue
-        }
 
-        if ($Operation -eq 'connect') {
-            $connection = $call.Answer.value
-            if ($null -ne $connection) {
-                Write-Verbose -Message ("Connected: account '$($connection.Account)', tenant '$($connection.TenantId)', " +
-                    "flow '$($connection.Flow)', environment '$($connection.Environment)', expires '$($connection.ExpiresOn)'")
+            if ($Operation -eq 'connect') {
+                $connection = $call.Answer.value
+                if ($null -ne $connection) {
+                    Write-Verbose -Message ("Connected: account '$($connection.Account)', tenant '$($connection.TenantId)', " +
+                        "flow '$($connection.Flow)', environment '$($connection.Environment)', expires '$($connection.ExpiresOn)'")
+                }
+                Write-Host 'Connection established successfully'
+                continue
             }
-            Write-Host 'Connection established successfully'
-            continue
-        }
 
-        foreach ($value in @($call.Answer.value)) {
-            if ($null -ne $value) {
-                Add-MSCommerceTypeName -InputObject $value -TypeName $TypeName
+            foreach ($value in @($call.Answer.value)) {
+                if ($null -ne $value) {
+                    Add-MSCommerceTypeName -InputObject $value -TypeName $TypeName
+                }
             }
         }
     }
-    if ($total -gt 1) {
-        Write-Progress -Activity $Activity -Completed
+    finally {
+        if ($total -gt 1) {
+            Write-Progress -Activity $Activity -Completed
+        }
     }
 }

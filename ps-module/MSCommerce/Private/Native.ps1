@@ -11,10 +11,11 @@ function Get-MSCommerceRuntimeIdentifier {
     [OutputType([hashtable])]
     param()
 
-    # Windows PowerShell 5.1 has no $IsWindows/$IsLinux/$IsMacOS: there, it is Windows.
-    $onWindows = Get-Variable -Name 'IsWindows' -ValueOnly -ErrorAction SilentlyContinue
-    $onLinux = Get-Variable -Name 'IsLinux' -ValueOnly -ErrorAction SilentlyContinue
-    $onMacOS = Get-Variable -Name 'IsMacOS' -ValueOnly -ErrorAction SilentlyContinue
+    # Windows PowerShell 5.1 has no $IsWindows/$IsLinux/$IsMacOS: there, it is Windows. Ignore, not
+    # SilentlyContinue: the latter would still leave three errors in $Error at every import on 5.1.
+    $onWindows = Get-Variable -Name 'IsWindows' -ValueOnly -ErrorAction Ignore
+    $onLinux = Get-Variable -Name 'IsLinux' -ValueOnly -ErrorAction Ignore
+    $onMacOS = Get-Variable -Name 'IsMacOS' -ValueOnly -ErrorAction Ignore
     if ($null -eq $onWindows) {
         $onWindows = $true
     }
@@ -64,6 +65,40 @@ function Get-MSCommerceRuntimeIdentifier {
     }
 }
 
+function Resolve-MSCommerceFileSystemPath {
+    <#
+    .SYNOPSIS
+    A path from an environment variable, made absolute against PowerShell's current location.
+
+    .DESCRIPTION
+    .NET (System.IO.File, and the native library) resolves a relative path against the process's
+    working directory, which Set-Location does not change; users mean $PWD. A path that cannot be
+    resolved that way (the current location is not a file system drive) is returned as given.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $Path
+    )
+
+    if ([System.IO.Path]::IsPathRooted($Path)) {
+        return $Path
+    }
+    $provider = $null
+    $drive = $null
+    try {
+        $resolved = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path, [ref] $provider, [ref] $drive)
+    }
+    catch {
+        return $Path
+    }
+    if ($null -ne $provider -and $provider.Name -eq 'FileSystem') {
+        return $resolved
+    }
+    $Path
+}
+
 function Resolve-MSCommerceNativeLibrary {
     <#
     .SYNOPSIS
@@ -79,7 +114,7 @@ function Resolve-MSCommerceNativeLibrary {
 
     $runtime = Get-MSCommerceRuntimeIdentifier
     if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_NATIVE_LIBRARY)) {
-        $candidate = $env:MSCOMMERCE_NATIVE_LIBRARY
+        $candidate = Resolve-MSCommerceFileSystemPath -Path $env:MSCOMMERCE_NATIVE_LIBRARY
         $source = 'the MSCOMMERCE_NATIVE_LIBRARY environment variable'
     }
     else {
@@ -171,7 +206,7 @@ function Get-MSCommerceSessionOptionsJson {
         $options['authorityHost'] = [string]$env:MSCOMMERCE_AUTHORITY_HOST
     }
     if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_CA_FILE)) {
-        $options['caCertificatePath'] = [string]$env:MSCOMMERCE_CA_FILE
+        $options['caCertificatePath'] = Resolve-MSCommerceFileSystemPath -Path $env:MSCOMMERCE_CA_FILE
     }
     if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_PROXY)) {
         $options['proxy'] = [string]$env:MSCOMMERCE_PROXY

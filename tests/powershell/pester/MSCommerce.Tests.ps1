@@ -163,6 +163,29 @@ Describe 'The module' {
         $command.Parameters['Credential'].Aliases | Should -Contain 'AdminAccount'
     }
 
+    It 'imports without leaving errors in $Error (Windows PowerShell 5.1 has no $IsWindows)' {
+        $Error.Clear()
+        Import-Module -Name $script:ManifestPath -Force -ErrorAction Stop
+        $Error.Count | Should -Be 0
+    }
+
+    It 'resolves a relative MSCOMMERCE_NATIVE_LIBRARY against the current location' {
+        $saved = $env:MSCOMMERCE_NATIVE_LIBRARY
+        Push-Location -LiteralPath (Split-Path -Parent $saved)
+        try {
+            # .NET resolves a relative path against the process's directory, which Set-Location
+            # does not change; the module resolves it against $PWD.
+            $env:MSCOMMERCE_NATIVE_LIBRARY = Split-Path -Leaf $saved
+            Import-Module -Name $script:ManifestPath -Force -ErrorAction Stop -WarningVariable warnings -WarningAction SilentlyContinue
+            Get-Module -Name MSCommerce | Should -Not -BeNullOrEmpty
+            $warnings | Should -BeNullOrEmpty
+        }
+        finally {
+            $env:MSCOMMERCE_NATIVE_LIBRARY = $saved
+            Pop-Location
+        }
+    }
+
     It 'has help with the seed examples' {
         $examples = (Get-Help Update-MSCommerceProductPolicy -Examples).Examples.Example.Code -join "`n"
         $examples | Should -Match ([regex]::Escape('Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Enabled $True'))
@@ -439,6 +462,9 @@ Describe 'Connect-MSCommerce' {
         $connection = Get-MSCommerceConnectionInfo
         $connection.Account | Should -Be 'admin@contoso.onmicrosoft.com'
         $connection.PSObject.TypeNames[0] | Should -Be 'MSCommerce.Connection'
+        # A local [datetime] on every edition (7's ConvertFrom-Json makes one, 5.1's leaves text).
+        $connection.ExpiresOn | Should -BeOfType ([datetime])
+        $connection.ExpiresOn | Should -BeGreaterThan (Get-Date)
         ($connection | Out-String) | Should -Not -Match 'eyJ'
     }
 
@@ -498,12 +524,22 @@ Describe 'Connect-MSCommerce' {
     }
 
     It 'signs in with a managed identity' {
+        # The native library reads IDENTITY_ENDPOINT and IDENTITY_HEADER from the process
+        # environment. On Linux and macOS, .NET keeps $env: changes to itself (native code never
+        # sees them; child processes do), so the sign-in runs in a child PowerShell that starts with
+        # them, as on an Azure resource whose environment is set before PowerShell starts.
         $saved = @{ IDENTITY_ENDPOINT = $env:IDENTITY_ENDPOINT; IDENTITY_HEADER = $env:IDENTITY_HEADER }
         try {
             $env:IDENTITY_ENDPOINT = "$($script:Emulator.Url)/msi/token"
             $env:IDENTITY_HEADER = 'emulator-identity-header'
-            Connect-MSCommerce -Identity -ServiceUrl $script:Emulator.Url -AuthorityHost $script:Emulator.Url 6> $null
-            (Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Value Disabled).PolicyValue | Should -Be 'Disabled'
+            $powershell = (Get-Process -Id $PID).Path
+            $value = & $powershell -NoProfile -NonInteractive -Command {
+                param($Manifest, $Url)
+                Import-Module -Name $Manifest -ErrorAction Stop
+                Connect-MSCommerce -Identity -ServiceUrl $Url -AuthorityHost $Url 6> $null
+                (Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Value Disabled).PolicyValue
+            } -args $script:ManifestPath, $script:Emulator.Url
+            $value | Should -Be 'Disabled'
         }
         finally {
             $env:IDENTITY_ENDPOINT = $saved.IDENTITY_ENDPOINT
