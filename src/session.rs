@@ -483,9 +483,20 @@ impl Session {
             });
             return Ok(answer);
         }
+        if step.eq_ignore_ascii_case("cancel") {
+            // The host gave up (Ctrl+C): drop the waiting sign-in and its
+            // loopback listener; an existing connection stays as it is.
+            let mut pending = self.pending.lock().await;
+            let cancelled = pending.as_ref().is_some_and(|p| p.flow == flow);
+            if cancelled {
+                *pending = None;
+                log.push(format!("{flow:?} sign-in cancelled"));
+            }
+            return Ok(serde_json::json!({ "Cancelled": cancelled }));
+        }
         if !step.eq_ignore_ascii_case("poll") {
             return Err(Error::invalid(format!(
-                "step '{}' is not known; use start, then poll",
+                "step '{}' is not known; use start, then poll (or cancel)",
                 step.escape_debug()
             )));
         }

@@ -894,3 +894,37 @@ async fn clouds_pick_their_authority() {
         "an authorityHost without environment is Custom"
     );
 }
+
+#[tokio::test]
+async fn cancel_drops_a_waiting_sign_in_but_keeps_the_connection() {
+    let (emu, _dir, s) = setup(false, 3600);
+    // Connected first, as an admin would be when re-running Connect-MSCommerce.
+    let token = emu.mint_token("admin", 3600);
+    connect(&s, json!({"flow": "accessToken", "accessToken": token}))
+        .await
+        .unwrap();
+    let start = connect(&s, interactive_start(Some(ADMIN))).await.unwrap();
+    let redirect = start["RedirectUri"].as_str().unwrap().to_string();
+
+    let v = connect(&s, json!({"flow": "interactive", "step": "cancel"}))
+        .await
+        .unwrap();
+    assert_eq!(v["Cancelled"], true);
+    // The listener is closed, nothing is waiting, and the old connection works.
+    let gone = mscommerce::transport::build_client(&Default::default())
+        .unwrap()
+        .get(&redirect)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the loopback listener still answers");
+    let e = connect(&s, json!({"flow": "interactive", "step": "poll"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    works(&s).await;
+    // Cancelling when nothing waits is harmless.
+    let v = connect(&s, json!({"flow": "deviceCode", "step": "cancel"}))
+        .await
+        .unwrap();
+    assert_eq!(v["Cancelled"], false);
+}

@@ -178,7 +178,9 @@ pub unsafe extern "C" fn msc_session_free(session: *mut MscSession) {
 /// keeps the connection on the session; answers the connection
 /// (`{"Account", "TenantId", "ClientId", "Flow", "Environment",
 /// "ExpiresOn"}`), or for a `start` step what the host shows, or
-/// `MSC_PENDING` for a `poll` step whose sign-in is not finished.
+/// `MSC_PENDING` for a `poll` step whose sign-in is not finished. A
+/// `cancel` step drops a waiting sign-in (and its loopback listener) and
+/// answers `{"Cancelled": true|false}`; an existing connection stays.
 ///
 /// `session` is borrowed and must be a live session; `request_json` is
 /// borrowed for the call only and must not be NULL.

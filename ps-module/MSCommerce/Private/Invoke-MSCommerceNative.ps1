@@ -431,10 +431,27 @@ function Invoke-MSCommerceNative {
                     $poll[$key] = $item[$key]
                 }
                 $poll['step'] = 'poll'
-                do {
-                    Start-Sleep -Milliseconds 500
-                    $call = Invoke-MSCommerceNativeCall -Operation $Operation -Request $poll
-                } while ($call.Code -eq $script:MSCommercePendingCode)
+                $waited = $false
+                try {
+                    do {
+                        Start-Sleep -Milliseconds 500
+                        $call = Invoke-MSCommerceNativeCall -Operation $Operation -Request $poll
+                    } while ($call.Code -eq $script:MSCommercePendingCode)
+                    $waited = $true
+                }
+                finally {
+                    if (-not $waited) {
+                        # Ctrl+C stopped the wait: close the sign-in's loopback listener; an existing
+                        # connection stays. Straight to the shim: a stopping pipeline takes no output.
+                        $poll['step'] = 'cancel'
+                        try {
+                            $null = $script:MSCommerceSession.Invoke($Operation, (ConvertTo-MSCommerceRequestJson -Request $poll))
+                        }
+                        catch {
+                            $null = $_
+                        }
+                    }
+                }
             }
 
             if ($call.Code -ne 0 -or $null -ne $call.Answer.error) {
