@@ -381,3 +381,82 @@ fn emulator_command_prints_its_url_first() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn several_products_are_checked_first_then_set_with_progress() {
+    let emu = emulator();
+    // One bad id: nothing is sent, nothing changes.
+    let before = emu.stats().requests;
+    let o = run(
+        &emu,
+        &[
+            &admin()[..],
+            &[
+                "products",
+                "set",
+                "--product-id",
+                "CFQ7TTC0KP0N,../x",
+                "--value",
+                "Disabled",
+            ],
+        ]
+        .concat(),
+    );
+    expect_exit(&o, 11, "ProductId");
+    assert_eq!(emu.stats().requests, before);
+    assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Enabled");
+
+    // Two good ids (comma list and a repeated flag): both change, progress on stderr.
+    let o = run(
+        &emu,
+        &[
+            &admin()[..],
+            &[
+                "products",
+                "set",
+                "--product-id",
+                "CFQ7TTC0KP0N,CFQ7TTC0KXG6",
+                "--product-id",
+                "CFQ7TTC0KP0P",
+                "--enabled",
+                "false",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = stdout_json(&o);
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("[3/3] CFQ7TTC0KP0P: Disabled"), "{err}");
+    for id in ["CFQ7TTC0KP0N", "CFQ7TTC0KXG6", "CFQ7TTC0KP0P"] {
+        assert_eq!(emu.product_value(id).unwrap(), "Disabled");
+    }
+
+    // One unknown product among good ones: the others still change, the
+    // output lists them, and the exit code is the failure's (15).
+    let o = run(
+        &emu,
+        &[
+            &admin()[..],
+            &[
+                "products",
+                "set",
+                "--product-id",
+                "CFQ7TTC0ZZZZ,CFQ7TTC0KP0N",
+                "--value",
+                "Enabled",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(15));
+    assert_eq!(stdout_json(&o).as_array().unwrap().len(), 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 of 2 products failed"));
+    assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Enabled");
+}

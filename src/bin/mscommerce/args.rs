@@ -171,13 +171,14 @@ pub enum ProductsCommand {
         #[arg(long, value_name = "ID")]
         product_id: String,
     },
-    /// Set one product's value
+    /// Set the value of one product, or of several (repeat --product-id or
+    /// separate ids with commas; all are checked before any is changed)
     #[command(group(ArgGroup::new("what").required(true).args(["value", "enabled"])))]
     Set {
         #[command(flatten)]
         policy: PolicyArg,
-        #[arg(long, value_name = "ID")]
-        product_id: String,
+        #[arg(long, value_name = "ID", required = true, value_delimiter = ',')]
+        product_id: Vec<String>,
         /// Enabled, Disabled or OnlyTrialsWithoutPaymentMethod
         #[arg(long, value_name = "VALUE")]
         value: Option<String>,

@@ -106,18 +106,81 @@ async fn run(cli: Cli) -> Result<()> {
             value,
             enabled,
         }) => {
-            let mut r = json!({"policyId": policy.policy_id, "productId": product_id});
-            match (value, enabled) {
-                (Some(v), _) => r["value"] = json!(v),
-                (None, Some(e)) => r["enabled"] = json!(e),
-                (None, None) => return Err(Error::invalid("give --value or --enabled")),
-            }
-            session.update(&r.to_string(), &log).await?
+            set_products(&session, &policy.policy_id, product_id, value, enabled, format, &log)
+                .await?
         }
         Command::Emulator(_) | Command::Demo => unreachable!("handled above"),
     };
     output::print(&value, format);
     Ok(())
+}
+
+/// `products set`: every id and the value are checked before anything is
+/// sent; then one update per product, with progress on stderr when there are
+/// several. A failed product does not stop the others; the command then
+/// exits with the first failure's code, after printing what did change.
+async fn set_products(
+    session: &Session,
+    policy_id: &str,
+    product_ids: &[String],
+    value: &Option<String>,
+    enabled: &Option<String>,
+    format: OutputFormat,
+    log: &CallLog,
+) -> Result<Value> {
+    mscommerce::ids::validate_id("PolicyId", policy_id)?;
+    for id in product_ids {
+        mscommerce::ids::validate_id("ProductId", id)?;
+    }
+    let value = match (value, enabled) {
+        (Some(v), _) => mscommerce::model::canonical_value(v).ok_or_else(|| {
+            Error::invalid(format!(
+                "value '{v}' is not valid; use {}",
+                mscommerce::model::KNOWN_VALUES.join(", ")
+            ))
+        })?,
+        (None, Some(e)) => mscommerce::model::value_from_enabled(e).ok_or_else(|| {
+            Error::invalid(format!(
+                "Enabled must be True or False ($True, $False, 'True', 'False'); got '{e}'"
+            ))
+        })?,
+        (None, None) => return Err(Error::invalid("give --value or --enabled")),
+    };
+    let total = product_ids.len();
+    let mut changed = Vec::new();
+    let mut failures: Vec<Error> = Vec::new();
+    for (i, id) in product_ids.iter().enumerate() {
+        let request = json!({"policyId": policy_id, "productId": id, "value": value});
+        let result = session.update(&request.to_string(), log).await;
+        log.take();
+        match result {
+            Ok(v) => {
+                if total > 1 {
+                    eprintln!("[{}/{total}] {id}: {value}", i + 1);
+                }
+                changed.push(v);
+            }
+            Err(e) if total == 1 => return Err(e),
+            Err(e) => {
+                eprintln!("[{}/{total}] {id}: failed: {e}", i + 1);
+                failures.push(e);
+            }
+        }
+    }
+    if total == 1 {
+        return Ok(changed.pop().unwrap_or(Value::Null));
+    }
+    if let Some(first) = failures.first() {
+        output::print(&Value::Array(changed), format);
+        let mut e = first.clone();
+        e.message = format!(
+            "{} of {total} products failed; the first: {}",
+            failures.len(),
+            e.message
+        );
+        return Err(e);
+    }
+    Ok(Value::Array(changed))
 }
 
 /// Exit code of an error kind, for the demo and tests.
