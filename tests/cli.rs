@@ -460,3 +460,57 @@ fn several_products_are_checked_first_then_set_with_progress() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("1 of 2 products failed"));
     assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Enabled");
 }
+
+#[test]
+fn what_if_reads_but_changes_nothing() {
+    let emu = emulator();
+    let before = emu.stats().updates;
+    let o = run(
+        &emu,
+        &[
+            &admin()[..],
+            &[
+                "products",
+                "set",
+                "--product-id",
+                "CFQ7TTC0KP0N,CFQ7TTC0KP0P",
+                "--enabled",
+                "false",
+                "--what-if",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("What if: setting policy 'AllowSelfServicePurchase' of CFQ7TTC0KP0N (Power Automate per user) from Enabled to Disabled"),
+        "{err}"
+    );
+    assert_eq!(emu.stats().updates, before, "no PUT");
+    assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Enabled");
+    // An unknown product is reported as it would be by a real run.
+    let o = run(
+        &emu,
+        &[
+            &admin()[..],
+            &[
+                "products",
+                "set",
+                "--product-id",
+                "CFQ7TTC0ZZZZ",
+                "--value",
+                "Disabled",
+                "--what-if",
+            ],
+        ]
+        .concat(),
+    );
+    expect_exit(&o, 15, "HTTP 404");
+}

@@ -185,6 +185,9 @@ pub enum ProductsCommand {
         /// true or false (the published -Enabled)
         #[arg(long, value_name = "true|false")]
         enabled: Option<String>,
+        /// Show what would change (reads the current values) and change nothing
+        #[arg(long)]
+        what_if: bool,
     },
 }
 

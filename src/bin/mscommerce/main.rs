@@ -105,9 +105,14 @@ async fn run(cli: Cli) -> Result<()> {
             product_id,
             value,
             enabled,
+            what_if,
         }) => {
-            set_products(&session, &policy.policy_id, product_id, value, enabled, format, &log)
-                .await?
+            let plan = SetPlan::new(&policy.policy_id, product_id, value, enabled)?;
+            if *what_if {
+                plan.what_if(&session, &log).await?;
+                return Ok(());
+            }
+            plan.run(&session, format, &log).await?
         }
         Command::Emulator(_) | Command::Demo => unreachable!("handled above"),
     };
@@ -119,68 +124,103 @@ async fn run(cli: Cli) -> Result<()> {
 /// sent; then one update per product, with progress on stderr when there are
 /// several. A failed product does not stop the others; the command then
 /// exits with the first failure's code, after printing what did change.
-async fn set_products(
-    session: &Session,
-    policy_id: &str,
-    product_ids: &[String],
-    value: &Option<String>,
-    enabled: &Option<String>,
-    format: OutputFormat,
-    log: &CallLog,
-) -> Result<Value> {
-    mscommerce::ids::validate_id("PolicyId", policy_id)?;
-    for id in product_ids {
-        mscommerce::ids::validate_id("ProductId", id)?;
+struct SetPlan<'a> {
+    policy_id: &'a str,
+    product_ids: &'a [String],
+    value: &'static str,
+}
+
+impl<'a> SetPlan<'a> {
+    fn new(
+        policy_id: &'a str,
+        product_ids: &'a [String],
+        value: &Option<String>,
+        enabled: &Option<String>,
+    ) -> Result<Self> {
+        mscommerce::ids::validate_id("PolicyId", policy_id)?;
+        for id in product_ids {
+            mscommerce::ids::validate_id("ProductId", id)?;
+        }
+        let value = match (value, enabled) {
+            (Some(v), _) => mscommerce::model::canonical_value(v).ok_or_else(|| {
+                Error::invalid(format!(
+                    "value '{v}' is not valid; use {}",
+                    mscommerce::model::KNOWN_VALUES.join(", ")
+                ))
+            })?,
+            (None, Some(e)) => mscommerce::model::value_from_enabled(e).ok_or_else(|| {
+                Error::invalid(format!(
+                    "Enabled must be True or False ($True, $False, 'True', 'False'); got '{e}'"
+                ))
+            })?,
+            (None, None) => return Err(Error::invalid("give --value or --enabled")),
+        };
+        Ok(SetPlan {
+            policy_id,
+            product_ids,
+            value,
+        })
     }
-    let value = match (value, enabled) {
-        (Some(v), _) => mscommerce::model::canonical_value(v).ok_or_else(|| {
-            Error::invalid(format!(
-                "value '{v}' is not valid; use {}",
-                mscommerce::model::KNOWN_VALUES.join(", ")
-            ))
-        })?,
-        (None, Some(e)) => mscommerce::model::value_from_enabled(e).ok_or_else(|| {
-            Error::invalid(format!(
-                "Enabled must be True or False ($True, $False, 'True', 'False'); got '{e}'"
-            ))
-        })?,
-        (None, None) => return Err(Error::invalid("give --value or --enabled")),
-    };
-    let total = product_ids.len();
-    let mut changed = Vec::new();
-    let mut failures: Vec<Error> = Vec::new();
-    for (i, id) in product_ids.iter().enumerate() {
-        let request = json!({"policyId": policy_id, "productId": id, "value": value});
-        let result = session.update(&request.to_string(), log).await;
-        log.take();
-        match result {
-            Ok(v) => {
-                if total > 1 {
-                    eprintln!("[{}/{total}] {id}: {value}", i + 1);
-                }
-                changed.push(v);
-            }
-            Err(e) if total == 1 => return Err(e),
-            Err(e) => {
-                eprintln!("[{}/{total}] {id}: failed: {e}", i + 1);
-                failures.push(e);
+
+    /// `--what-if`: read each product and say what would change, on stderr;
+    /// nothing is changed and nothing goes to stdout (as -WhatIf).
+    async fn what_if(&self, session: &Session, log: &CallLog) -> Result<()> {
+        for id in self.product_ids {
+            let request =
+                json!({"resource": "productPolicy", "policyId": self.policy_id, "productId": id});
+            let current = session.get(&request.to_string(), log).await?;
+            log.take();
+            let now = current["PolicyValue"].as_str().unwrap_or("?");
+            let name = current["ProductName"].as_str().unwrap_or("?");
+            if now == self.value {
+                eprintln!("What if: {id} ({name}) is already {now}; nothing to change");
+            } else {
+                eprintln!(
+                    "What if: setting policy '{}' of {id} ({name}) from {now} to {}",
+                    self.policy_id, self.value
+                );
             }
         }
+        Ok(())
     }
-    if total == 1 {
-        return Ok(changed.pop().unwrap_or(Value::Null));
+
+    async fn run(&self, session: &Session, format: OutputFormat, log: &CallLog) -> Result<Value> {
+        let total = self.product_ids.len();
+        let mut changed = Vec::new();
+        let mut failures: Vec<Error> = Vec::new();
+        for (i, id) in self.product_ids.iter().enumerate() {
+            let request = json!({"policyId": self.policy_id, "productId": id, "value": self.value});
+            let result = session.update(&request.to_string(), log).await;
+            log.take();
+            match result {
+                Ok(v) => {
+                    if total > 1 {
+                        eprintln!("[{}/{total}] {id}: {}", i + 1, self.value);
+                    }
+                    changed.push(v);
+                }
+                Err(e) if total == 1 => return Err(e),
+                Err(e) => {
+                    eprintln!("[{}/{total}] {id}: failed: {e}", i + 1);
+                    failures.push(e);
+                }
+            }
+        }
+        if total == 1 {
+            return Ok(changed.pop().unwrap_or(Value::Null));
+        }
+        if let Some(first) = failures.first() {
+            output::print(&Value::Array(changed), format);
+            let mut e = first.clone();
+            e.message = format!(
+                "{} of {total} products failed; the first: {}",
+                failures.len(),
+                e.message
+            );
+            return Err(e);
+        }
+        Ok(Value::Array(changed))
     }
-    if let Some(first) = failures.first() {
-        output::print(&Value::Array(changed), format);
-        let mut e = first.clone();
-        e.message = format!(
-            "{} of {total} products failed; the first: {}",
-            failures.len(),
-            e.message
-        );
-        return Err(e);
-    }
-    Ok(Value::Array(changed))
 }
 
 /// Exit code of an error kind, for the demo and tests.
