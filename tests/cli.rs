@@ -32,6 +32,11 @@ fn run(emu: &Emulator, args: &[&str]) -> Output {
         .expect("runs")
 }
 
+/// `run` signed in as the Global administrator (password sign-in).
+fn as_admin(emu: &Emulator, args: &[&str]) -> Output {
+    run(emu, &[&admin()[..], args].concat())
+}
+
 fn admin() -> [&'static str; 4] {
     ["--username", ADMIN, "--password", ADMIN_PASSWORD]
 }
@@ -53,7 +58,7 @@ fn emulator() -> Emulator {
 #[test]
 fn lists_and_sets_with_json_output() {
     let emu = emulator();
-    let o = run(&emu, &[&admin()[..], &["products", "list"]].concat());
+    let o = as_admin(&emu, &["products", "list"]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -94,20 +99,13 @@ fn lists_and_sets_with_json_output() {
     assert_eq!(stdout_json(&o)["PolicyValue"], "Disabled");
     assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Disabled");
 
-    let o = run(
-        &emu,
-        &[
-            &admin()[..],
-            &["products", "get", "--product-id", "CFQ7TTC0KP0N"],
-        ]
-        .concat(),
-    );
+    let o = as_admin(&emu, &["products", "get", "--product-id", "CFQ7TTC0KP0N"]);
     assert_eq!(stdout_json(&o)["PolicyValue"], "Disabled");
-    let o = run(&emu, &[&admin()[..], &["policies", "get"]].concat());
+    let o = as_admin(&emu, &["policies", "get"]);
     assert_eq!(stdout_json(&o)["DefaultValue"], "Enabled");
-    let o = run(&emu, &[&admin()[..], &["policies", "list"]].concat());
+    let o = as_admin(&emu, &["policies", "list"]);
     assert_eq!(stdout_json(&o)[0]["PolicyId"], "AllowSelfServicePurchase");
-    let o = run(&emu, &[&admin()[..], &["login"]].concat());
+    let o = as_admin(&emu, &["login"]);
     let info = stdout_json(&o);
     assert_eq!(info["Account"], ADMIN);
     assert_eq!(info["Flow"], "Password");
@@ -176,37 +174,27 @@ fn exit_codes() {
     // usage
     expect_exit(&run(&emu, &["products", "frobnicate"]), 2, "frobnicate");
     expect_exit(
-        &run(
-            &emu,
-            &[&admin()[..], &["products", "set", "--product-id", "X"]].concat(),
-        ),
+        &as_admin(&emu, &["products", "set", "--product-id", "X"]),
         2,
         "--value",
     );
     // invalid argument: 11
     expect_exit(
-        &run(
-            &emu,
-            &[&admin()[..], &["products", "get", "--product-id", "../x"]].concat(),
-        ),
+        &as_admin(&emu, &["products", "get", "--product-id", "../x"]),
         11,
         "ProductId",
     );
     expect_exit(
-        &run(
+        &as_admin(
             &emu,
             &[
-                &admin()[..],
-                &[
-                    "products",
-                    "set",
-                    "--product-id",
-                    "CFQ7TTC0KP0N",
-                    "--enabled",
-                    "maybe",
-                ],
-            ]
-            .concat(),
+                "products",
+                "set",
+                "--product-id",
+                "CFQ7TTC0KP0N",
+                "--enabled",
+                "maybe",
+            ],
         ),
         11,
         "Enabled must be True or False",
@@ -251,14 +239,7 @@ fn exit_codes() {
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     // not found: 15
     expect_exit(
-        &run(
-            &emu,
-            &[
-                &admin()[..],
-                &["products", "get", "--product-id", "CFQ7TTC0ZZZZ"],
-            ]
-            .concat(),
-        ),
+        &as_admin(&emu, &["products", "get", "--product-id", "CFQ7TTC0ZZZZ"]),
         15,
         "HTTP 404",
     );
@@ -268,11 +249,7 @@ fn exit_codes() {
         retry_after_seconds: 0,
         ..Default::default()
     });
-    expect_exit(
-        &run(&emu, &[&admin()[..], &["products", "list"]].concat()),
-        16,
-        "HTTP 429",
-    );
+    expect_exit(&as_admin(&emu, &["products", "list"]), 16, "HTTP 429");
     emu.set_faults(Default::default());
     // network: 18
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -387,42 +364,34 @@ fn several_products_are_checked_first_then_set_with_progress() {
     let emu = emulator();
     // One bad id: nothing is sent, nothing changes.
     let before = emu.stats().requests;
-    let o = run(
+    let o = as_admin(
         &emu,
         &[
-            &admin()[..],
-            &[
-                "products",
-                "set",
-                "--product-id",
-                "CFQ7TTC0KP0N,../x",
-                "--value",
-                "Disabled",
-            ],
-        ]
-        .concat(),
+            "products",
+            "set",
+            "--product-id",
+            "CFQ7TTC0KP0N,../x",
+            "--value",
+            "Disabled",
+        ],
     );
     expect_exit(&o, 11, "ProductId");
     assert_eq!(emu.stats().requests, before);
     assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Enabled");
 
     // Two good ids (comma list and a repeated flag): both change, progress on stderr.
-    let o = run(
+    let o = as_admin(
         &emu,
         &[
-            &admin()[..],
-            &[
-                "products",
-                "set",
-                "--product-id",
-                "CFQ7TTC0KP0N,CFQ7TTC0KXG6",
-                "--product-id",
-                "CFQ7TTC0KP0P",
-                "--enabled",
-                "false",
-            ],
-        ]
-        .concat(),
+            "products",
+            "set",
+            "--product-id",
+            "CFQ7TTC0KP0N,CFQ7TTC0KXG6",
+            "--product-id",
+            "CFQ7TTC0KP0P",
+            "--enabled",
+            "false",
+        ],
     );
     assert_eq!(
         o.status.code(),
@@ -440,20 +409,16 @@ fn several_products_are_checked_first_then_set_with_progress() {
 
     // One unknown product among good ones: the others still change, the
     // output lists them, and the exit code is the failure's (15).
-    let o = run(
+    let o = as_admin(
         &emu,
         &[
-            &admin()[..],
-            &[
-                "products",
-                "set",
-                "--product-id",
-                "CFQ7TTC0ZZZZ,CFQ7TTC0KP0N",
-                "--value",
-                "Enabled",
-            ],
-        ]
-        .concat(),
+            "products",
+            "set",
+            "--product-id",
+            "CFQ7TTC0ZZZZ,CFQ7TTC0KP0N",
+            "--value",
+            "Enabled",
+        ],
     );
     assert_eq!(o.status.code(), Some(15));
     assert_eq!(stdout_json(&o).as_array().unwrap().len(), 1);
@@ -465,21 +430,17 @@ fn several_products_are_checked_first_then_set_with_progress() {
 fn what_if_reads_but_changes_nothing() {
     let emu = emulator();
     let before = emu.stats().updates;
-    let o = run(
+    let o = as_admin(
         &emu,
         &[
-            &admin()[..],
-            &[
-                "products",
-                "set",
-                "--product-id",
-                "CFQ7TTC0KP0N,CFQ7TTC0KP0P",
-                "--enabled",
-                "false",
-                "--what-if",
-            ],
-        ]
-        .concat(),
+            "products",
+            "set",
+            "--product-id",
+            "CFQ7TTC0KP0N,CFQ7TTC0KP0P",
+            "--enabled",
+            "false",
+            "--what-if",
+        ],
     );
     assert_eq!(
         o.status.code(),
@@ -496,21 +457,17 @@ fn what_if_reads_but_changes_nothing() {
     assert_eq!(emu.stats().updates, before, "no PUT");
     assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Enabled");
     // An unknown product is reported as it would be by a real run.
-    let o = run(
+    let o = as_admin(
         &emu,
         &[
-            &admin()[..],
-            &[
-                "products",
-                "set",
-                "--product-id",
-                "CFQ7TTC0ZZZZ",
-                "--value",
-                "Disabled",
-                "--what-if",
-            ],
-        ]
-        .concat(),
+            "products",
+            "set",
+            "--product-id",
+            "CFQ7TTC0ZZZZ",
+            "--value",
+            "Disabled",
+            "--what-if",
+        ],
     );
     expect_exit(&o, 15, "HTTP 404");
 }
