@@ -607,6 +607,12 @@ async fn log_lines_carry_method_url_status_and_correlation_id_but_no_token() {
     );
     assert!(lines[0].contains("correlation id "));
     assert!(!lines[0].contains(&token));
+    // The User-Agent names the product and its version.
+    let ua = emu.stats().last_user_agent;
+    assert!(
+        ua.starts_with(&format!("mscommerce-rs/{} (", env!("CARGO_PKG_VERSION"))),
+        "{ua}"
+    );
 }
 
 #[tokio::test]

@@ -59,6 +59,12 @@ async fn admit(
     write: bool,
 ) -> Result<AccessClaims, Response> {
     state.requests.fetch_add(1, Ordering::SeqCst);
+    if let (Ok(mut ua), Some(v)) = (
+        state.last_user_agent.lock(),
+        headers.get("user-agent").and_then(|v| v.to_str().ok()),
+    ) {
+        *ua = v.to_string();
+    }
     let (latency, fault) = {
         let mut f = state
             .faults

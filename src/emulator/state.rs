@@ -111,6 +111,8 @@ pub struct Stats {
     pub token_requests: u64,
     /// Successful PUTs.
     pub updates: u64,
+    /// The User-Agent of the last licensing request.
+    pub last_user_agent: String,
 }
 
 pub struct Data {
@@ -132,6 +134,7 @@ pub struct State {
     pub requests: AtomicU64,
     pub token_requests: AtomicU64,
     pub updates: AtomicU64,
+    pub last_user_agent: Mutex<String>,
     pub issuer: super::identity::Issuer,
     /// Codes handed out, device codes and the browser's session.
     pub flows: Mutex<super::identity_flows::FlowState>,
@@ -156,6 +159,7 @@ impl State {
             requests: AtomicU64::new(0),
             token_requests: AtomicU64::new(0),
             updates: AtomicU64::new(0),
+            last_user_agent: Mutex::new(String::new()),
             issuer: super::identity::Issuer::new(token_lifetime),
             flows: Mutex::new(Default::default()),
         }
@@ -174,6 +178,11 @@ impl State {
             requests: self.requests.load(Ordering::SeqCst),
             token_requests: self.token_requests.load(Ordering::SeqCst),
             updates: self.updates.load(Ordering::SeqCst),
+            last_user_agent: self
+                .last_user_agent
+                .lock()
+                .map(|u| u.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -195,6 +204,9 @@ impl State {
             &self.updates,
         ] {
             c.store(0, Ordering::SeqCst);
+        }
+        if let Ok(mut ua) = self.last_user_agent.lock() {
+            ua.clear();
         }
     }
 }
