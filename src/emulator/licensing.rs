@@ -324,28 +324,56 @@ async fn get_product(
     h: HeaderMap,
 ) -> Response {
     respond(&s, &ver, &h, false, |s| {
-        let data = s.data.lock().expect("state lock");
-        let p = match find_policy(&data, &policy) {
-            Ok(p) => p,
-            Err(r) => return r,
-        };
-        match data.products[&p.id]
-            .iter()
-            .find(|x| x.product_id.eq_ignore_ascii_case(&product))
-        {
-            Some(x) => Json(product_json(&p.id, x)).into_response(),
-            None => product_not_found(&product),
+        let mut data = s.data.lock().expect("state lock");
+        match product_mut(&mut data, &policy, &product) {
+            Ok((pid, x)) => Json(product_json(&pid, x)).into_response(),
+            Err(r) => r,
         }
     })
     .await
 }
 
-fn product_not_found(product: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "ProductNotFound",
-        &format!("Product '{product}' was not found for this policy."),
-    )
+/// A product of a policy, with the policy's own spelling of its id, or the
+/// 404 to answer (ids match in any case).
+fn product_mut<'d>(
+    data: &'d mut super::state::Data,
+    policy: &str,
+    product: &str,
+) -> Result<(String, &'d mut super::state::Product), Response> {
+    let pid = find_policy(data, policy)?.id.clone();
+    let found = data.products.get_mut(&pid).and_then(|l| {
+        l.iter_mut()
+            .find(|x| x.product_id.eq_ignore_ascii_case(product))
+    });
+    match found {
+        Some(x) => Ok((pid, x)),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            "ProductNotFound",
+            &format!("Product '{product}' was not found for this policy."),
+        )),
+    }
+}
+
+/// An offer type of a policy, as [`product_mut`] for products.
+fn offer_type_mut<'d>(
+    data: &'d mut super::state::Data,
+    policy: &str,
+    offer: &str,
+) -> Result<(String, &'d mut super::state::OfferType), Response> {
+    let pid = find_policy(data, policy)?.id.clone();
+    let found = data
+        .offer_types
+        .get_mut(&pid)
+        .and_then(|l| l.iter_mut().find(|o| o.id.eq_ignore_ascii_case(offer)));
+    match found {
+        Some(o) => Ok((pid, o)),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            "OfferTypeNotFound",
+            &format!("Offer type '{offer}' was not found."),
+        )),
+    }
 }
 
 /// The `policyValue` of a PUT body, checked against the known values.
@@ -377,15 +405,9 @@ async fn put_product(
             Err(r) => return r,
         };
         let mut data = s.data.lock().expect("state lock");
-        let pid = match find_policy(&data, &policy) {
-            Ok(p) => p.id.clone(),
+        let (pid, x) = match product_mut(&mut data, &policy, &product) {
+            Ok(found) => found,
             Err(r) => return r,
-        };
-        let Some(x) = data.products.get_mut(&pid).and_then(|l| {
-            l.iter_mut()
-                .find(|x| x.product_id.eq_ignore_ascii_case(&product))
-        }) else {
-            return product_not_found(&product);
         };
         if value == "OnlyTrialsWithoutPaymentMethod" && !x.trial_without_payment {
             return error(
@@ -410,21 +432,10 @@ async fn get_offer_type(
     h: HeaderMap,
 ) -> Response {
     respond(&s, &ver, &h, false, |s| {
-        let data = s.data.lock().expect("state lock");
-        let p = match find_policy(&data, &policy) {
-            Ok(p) => p,
-            Err(r) => return r,
-        };
-        match data.offer_types[&p.id]
-            .iter()
-            .find(|o| o.id.eq_ignore_ascii_case(&offer))
-        {
-            Some(o) => Json(offer_json(&p.id, o)).into_response(),
-            None => error(
-                StatusCode::NOT_FOUND,
-                "OfferTypeNotFound",
-                &format!("Offer type '{offer}' was not found."),
-            ),
+        let mut data = s.data.lock().expect("state lock");
+        match offer_type_mut(&mut data, &policy, &offer) {
+            Ok((pid, o)) => Json(offer_json(&pid, o)).into_response(),
+            Err(r) => r,
         }
     })
     .await
@@ -442,20 +453,9 @@ async fn put_offer_type(
             Err(r) => return r,
         };
         let mut data = s.data.lock().expect("state lock");
-        let pid = match find_policy(&data, &policy) {
-            Ok(p) => p.id.clone(),
+        let (pid, o) = match offer_type_mut(&mut data, &policy, &offer) {
+            Ok(found) => found,
             Err(r) => return r,
-        };
-        let Some(o) = data
-            .offer_types
-            .get_mut(&pid)
-            .and_then(|l| l.iter_mut().find(|o| o.id.eq_ignore_ascii_case(&offer)))
-        else {
-            return error(
-                StatusCode::NOT_FOUND,
-                "OfferTypeNotFound",
-                &format!("Offer type '{offer}' was not found."),
-            );
         };
         o.policy_value = value;
         s.updates.fetch_add(1, Ordering::SeqCst);
