@@ -141,6 +141,39 @@ pub fn value_from_enabled(enabled: &str) -> Option<&'static str> {
     }
 }
 
+/// The value to set: `value` (Enabled, Disabled,
+/// OnlyTrialsWithoutPaymentMethod, any case) or `enabled` (true/false,
+/// "True"/"False", any case), exactly one of them. Shared by the C ABI's
+/// update request and the CLI, so both refuse the same input alike.
+pub fn requested_value(
+    value: Option<&str>,
+    enabled: Option<&serde_json::Value>,
+) -> crate::error::Result<&'static str> {
+    use crate::error::Error;
+    use serde_json::Value;
+    match (value, enabled) {
+        (Some(_), Some(_)) => Err(Error::invalid("give value or enabled, not both")),
+        (Some(v), None) => canonical_value(v).ok_or_else(|| {
+            Error::invalid(format!(
+                "value '{}' is not valid; use {}",
+                v.escape_debug(),
+                KNOWN_VALUES.join(", ")
+            ))
+        }),
+        (None, Some(Value::Bool(b))) => Ok(if *b { "Enabled" } else { "Disabled" }),
+        (None, Some(Value::String(s))) => value_from_enabled(s).ok_or_else(|| {
+            Error::invalid(format!(
+                "Enabled must be True or False ($True, $False, 'True', 'False'); got '{}'",
+                s.escape_debug()
+            ))
+        }),
+        (None, Some(other)) => Err(Error::invalid(format!(
+            "Enabled must be True or False; got {other}"
+        ))),
+        (None, None) => Err(Error::invalid("value (or enabled) is required")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use crate::auth::{
 use crate::client::ServiceClient;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::CallLog;
-use crate::model::{canonical_value, value_from_enabled, KNOWN_VALUES};
+use crate::model::requested_value;
 use crate::options::{OptionsJson, SessionOptions};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -684,7 +684,7 @@ impl Session {
     pub async fn update(&self, request: &str, log: &CallLog) -> Result<Value> {
         let req: UpdateRequest = parse("update", request)?;
         let policy = required("policyId", &req.policy_id)?;
-        let value = requested_value(&req)?;
+        let value = requested_value(req.value.as_deref(), req.enabled.as_ref())?;
         crate::ids::validate_id("PolicyId", policy)?;
         for (what, id) in [
             ("ProductId", &req.product_id),
@@ -725,32 +725,6 @@ impl CallCredential {
             CallCredential::Connection(c) => &c.credential,
             CallCredential::Own(c) => c,
         }
-    }
-}
-
-/// `value` (Enabled, Disabled, OnlyTrialsWithoutPaymentMethod, any case) or
-/// `enabled` (true/false, "True"/"False", any case), exactly one of them.
-fn requested_value(req: &UpdateRequest) -> Result<&'static str> {
-    match (&req.value, &req.enabled) {
-        (Some(_), Some(_)) => Err(Error::invalid("give value or enabled, not both")),
-        (Some(v), None) => canonical_value(v).ok_or_else(|| {
-            Error::invalid(format!(
-                "value '{}' is not valid; use {}",
-                v.escape_debug(),
-                KNOWN_VALUES.join(", ")
-            ))
-        }),
-        (None, Some(Value::Bool(b))) => Ok(if *b { "Enabled" } else { "Disabled" }),
-        (None, Some(Value::String(s))) => value_from_enabled(s).ok_or_else(|| {
-            Error::invalid(format!(
-                "Enabled must be True or False ($True, $False, 'True', 'False'); got '{}'",
-                s.escape_debug()
-            ))
-        }),
-        (None, Some(other)) => Err(Error::invalid(format!(
-            "Enabled must be True or False; got {other}"
-        ))),
-        (None, None) => Err(Error::invalid("value (or enabled) is required")),
     }
 }
 

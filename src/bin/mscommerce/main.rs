@@ -141,20 +141,8 @@ impl<'a> SetPlan<'a> {
         for id in product_ids {
             mscommerce::ids::validate_id("ProductId", id)?;
         }
-        let value = match (value, enabled) {
-            (Some(v), _) => mscommerce::model::canonical_value(v).ok_or_else(|| {
-                Error::invalid(format!(
-                    "value '{v}' is not valid; use {}",
-                    mscommerce::model::KNOWN_VALUES.join(", ")
-                ))
-            })?,
-            (None, Some(e)) => mscommerce::model::value_from_enabled(e).ok_or_else(|| {
-                Error::invalid(format!(
-                    "Enabled must be True or False ($True, $False, 'True', 'False'); got '{e}'"
-                ))
-            })?,
-            (None, None) => return Err(Error::invalid("give --value or --enabled")),
-        };
+        let enabled = enabled.clone().map(Value::String);
+        let value = mscommerce::model::requested_value(value.as_deref(), enabled.as_ref())?;
         Ok(SetPlan {
             policy_id,
             product_ids,
