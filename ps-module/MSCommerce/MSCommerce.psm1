@@ -1,12 +1,20 @@
 # MSCommerce: a drop-in rebuild of Microsoft's MSCommerce module over a native core (Rust, C ABI).
 # The functions are thin: each is its parameter block and one call to the private dispatcher
-# Invoke-MSCommerceNative (Private/Invoke-MSCommerceNative.ps1); the work is in the native library.
+# Invoke-MSCommerceNative (Private/Invoke-MSCommerceNative.ps1), after taking the caller's preference
+# variables (Private/CallerPreference.ps1); the work is in the native library.
 
-# No Set-StrictMode: answers leave out fields that do not apply, and reading an absent property
-# must give $null.
+# Answers leave out fields that do not apply, and reading an absent property must give $null, also
+# when the caller has turned on Set-StrictMode globally (the module's scope inherits the global
+# scope's strict mode unless it sets its own).
+Set-StrictMode -Off
 
 $privateScripts = @(
     'Native.ps1',
+    'CallerPreference.ps1',
+    'Answer.ps1',
+    'ErrorRecord.ps1',
+    'Output.ps1',
+    'SignIn.ps1',
     'Invoke-MSCommerceNative.ps1',
     'ConvertTo-MSCommerceConnectRequest.ps1',
     'Register-MSCommerceArgumentCompleters.ps1'

@@ -231,5 +231,6 @@ function Connect-MSCommerce {
         [string] $AuthorityHost
     )
 
+    Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
     Invoke-MSCommerceNative -Caller $PSCmdlet -Operation connect -Request (ConvertTo-MSCommerceConnectRequest -Caller $PSCmdlet -BoundParameters $PSBoundParameters)
 }

@@ -28,5 +28,6 @@ function Disconnect-MSCommerce {
     [OutputType([void])]
     param()
 
+    Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
     Invoke-MSCommerceNative -Caller $PSCmdlet -Operation disconnect
 }

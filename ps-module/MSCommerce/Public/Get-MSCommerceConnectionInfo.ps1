@@ -35,6 +35,7 @@ function Get-MSCommerceConnectionInfo {
         [string] $Token
     )
 
+    Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
     Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -TypeName 'MSCommerce.Connection' -Request @{
         resource    = 'connection'
         accessToken = $Token

@@ -40,6 +40,7 @@ function Get-MSCommercePolicies {
         [string] $Token
     )
 
+    Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
     Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -TypeName 'MSCommerce.Policy' -Request @{
         resource    = 'policies'
         accessToken = $Token

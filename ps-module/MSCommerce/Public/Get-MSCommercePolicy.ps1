@@ -46,6 +46,7 @@ function Get-MSCommercePolicy {
         [string] $Token
     )
 
+    Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
     Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -TypeName 'MSCommerce.Policy' -TargetObject $PolicyId -Request @{
         resource    = 'policy'
         policyId    = $PolicyId

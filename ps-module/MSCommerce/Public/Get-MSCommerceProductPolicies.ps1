@@ -63,6 +63,7 @@ function Get-MSCommerceProductPolicies {
         [string] $Scope
     )
 
+    Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
     Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -TypeName 'MSCommerce.ProductPolicy' -TargetObject $PolicyId -Request @{
         resource    = 'productPolicies'
         policyId    = $PolicyId

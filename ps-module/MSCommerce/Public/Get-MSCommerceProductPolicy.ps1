@@ -63,6 +63,7 @@ function Get-MSCommerceProductPolicy {
         [string] $Token
     )
 
+    Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
     Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -TypeName 'MSCommerce.ProductPolicy' -Request @{
         resource    = $(if ($PSCmdlet.ParameterSetName -eq 'OfferType') { 'offerTypePolicy' } else { 'productPolicy' })
         policyId    = $PolicyId

@@ -111,6 +111,7 @@ function Update-MSCommerceProductPolicy {
     )
 
     begin {
+        Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
         $requests = New-Object -TypeName System.Collections.Generic.List[System.Collections.IDictionary]
     }
 
