@@ -1,6 +1,8 @@
 @{
     RootModule           = 'MSCommerce.psm1'
-    ModuleVersion        = '0.1.0'
+    # Above Microsoft's MSCommerce 1.x-3.x, so scripts that require 2.0 accept it and this module wins
+    # when both are installed in one folder (about_MSCommerce, BESIDE MICROSOFT'S MODULE).
+    ModuleVersion        = '4.0.0'
     GUID                 = 'cbaba3d7-3c4b-4a8b-91aa-72d1410cb00c'
     Author               = 'MSCommerce-rs contributors'
     CompanyName          = 'MSCommerce-rs'

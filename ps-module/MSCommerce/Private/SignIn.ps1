@@ -84,7 +84,6 @@ function Wait-MSCommerceSignIn {
         [hashtable] $Started
     )
 
-    Show-MSCommerceSignInPrompt -Flow ([string]$Request['flow']) -Prompt $Started.Answer.value
     $poll = @{}
     foreach ($key in @($Request.Keys)) {
         $poll[$key] = $Request[$key]
@@ -93,6 +92,8 @@ function Wait-MSCommerceSignIn {
     $call = $Started
     $waited = $false
     try {
+        # Inside the try: a prompt that fails (e.g. a warning turned into an error) cancels too.
+        Show-MSCommerceSignInPrompt -Flow ([string]$Request['flow']) -Prompt $Started.Answer.value
         do {
             Start-Sleep -Milliseconds 500
             $call = Invoke-MSCommerceNativeCall -Operation connect -Request $poll

@@ -23,7 +23,7 @@ AfterAll {
 Describe 'The module' {
     It 'has a valid manifest for PowerShell 5.1, Desktop and Core' {
         $manifest = Test-ModuleManifest -Path $script:ManifestPath
-        $manifest.Version | Should -Be ([version]'0.1.0')
+        $manifest.Version | Should -Be ([version]'4.0.0')
         $manifest.PowerShellVersion | Should -Be ([version]'5.1')
         $manifest.CompatiblePSEditions | Should -Be @('Desktop', 'Core')
     }

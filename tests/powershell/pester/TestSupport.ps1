@@ -100,7 +100,9 @@ $env:MSCOMMERCE_AUTHORITY_HOST = $script:Emulator.Url
 $env:MSCOMMERCE_CA_FILE = $caFile
 $env:MSCOMMERCE_MAX_RETRIES = '1'
 
-$script:ManifestPath = Join-Path $script:RepoRoot 'ps-module/MSCommerce/MSCommerce.psd1'
+# MSCOMMERCE_TEST_MODULE names another copy of the module's manifest (a staged or installed module,
+# or an older revision to show that a test fails on it).
+$script:ManifestPath = if ($env:MSCOMMERCE_TEST_MODULE) { $env:MSCOMMERCE_TEST_MODULE } else { Join-Path $script:RepoRoot 'ps-module/MSCommerce/MSCommerce.psd1' }
 Import-Module -Name $script:ManifestPath -Force -ErrorAction Stop
 
 function Stop-TestEnvironment {
@@ -131,3 +133,50 @@ function Get-TestPowerShellPath {
     }
     throw "No PowerShell executable in $PSHOME"
 }
+
+    # Runs $Script in a new runspace of this process after importing the module and connecting as
+    # admin. -GlobalScope runs it in the global scope instead (dot-sourced), as typed at a prompt.
+    function Invoke-CallerScript {
+        param(
+            [Parameter(Mandatory = $true)]
+            [string] $Script,
+
+            [switch] $GlobalScope
+        )
+        $preamble = @'
+param($Manifest, $Url, $Token)
+Import-Module -Name $Manifest -ErrorAction Stop
+Connect-MSCommerce -AccessToken $Token -ServiceUrl $Url -AuthorityHost $Url -InformationAction Ignore
+
+'@
+        $powershell = [powershell]::Create()
+        try {
+            $null = $powershell.AddScript($preamble + $Script, -not $GlobalScope)
+            $null = $powershell.AddParameter('Manifest', $script:ManifestPath)
+            $null = $powershell.AddParameter('Url', $script:Emulator.Url)
+            $null = $powershell.AddParameter('Token', (Get-EmulatorToken -User admin))
+            $output = $null
+            $terminating = $null
+            try {
+                $output = @($powershell.Invoke())
+            }
+            catch {
+                $terminating = $_.Exception.InnerException
+                if ($null -eq $terminating) {
+                    $terminating = $_.Exception
+                }
+            }
+            [pscustomobject]@{
+                Output      = @($output)
+                Terminating = $terminating
+                Errors      = @($powershell.Streams.Error)
+                Warnings    = @($powershell.Streams.Warning)
+                Verbose     = @($powershell.Streams.Verbose)
+                Progress    = @($powershell.Streams.Progress)
+                Information = @($powershell.Streams.Information)
+            }
+        }
+        finally {
+            $powershell.Dispose()
+        }
+    }
