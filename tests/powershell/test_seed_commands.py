@@ -1,7 +1,12 @@
-"""Every PowerShell command the seed articles (shared/seeds, five translations of Microsoft's
-"Use AllowSelfServicePurchase for the MSCommerce PowerShell module") show a user typing binds to
-this module's surface: parameter names (or unambiguous prefixes and aliases) exist, positional
-arguments fit, every mandatory parameter of some parameter set is bound, ValidateSet holds."""
+"""Every PowerShell command the seed article (Microsoft's "Use AllowSelfServicePurchase for the
+MSCommerce PowerShell module") shows a user typing binds to this module's surface: parameter names
+(or unambiguous prefixes and aliases) exist, positional arguments fit, every mandatory parameter of
+some parameter set is bound, ValidateSet holds.
+
+The commands are tested from the project's own copy, tests/fixtures/seed-commands.md, so a clone
+tests them too. Where the seed files themselves are there (shared/seeds beside the checkout, or
+$MSCOMMERCE_SHARED_DIR: five translations and the English text), the copy is also checked against
+each of them."""
 
 from __future__ import annotations
 
@@ -11,12 +16,14 @@ from pathlib import Path
 import pytest
 
 import psast
-from conftest import MODULE_DIR, shared_dir
+from conftest import MODULE_DIR, REPO, shared_dir
 
+FIXTURE = REPO / "tests" / "fixtures" / "seed-commands.md"
 SHARED = shared_dir()
 SEED_FILES = sorted((SHARED / "seeds").glob("*.txt")) if SHARED else []
 ENGLISH = (SHARED / "seeds" / "english-text-of-the-seed.md") if SHARED else None
 ALL_SEEDS = SEED_FILES + ([ENGLISH] if ENGLISH and ENGLISH.is_file() else [])
+NO_SEEDS = "shared/seeds is not beside the checkout (set MSCOMMERCE_SHARED_DIR): the fixture's copy is tested, not compared with the seed files"
 
 FENCED = re.compile(r"```(?:powershell|PowerShell|ps|ps1|pwsh)[ \t]*\r?\n(.*?)```", re.S)
 INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
@@ -43,16 +50,31 @@ def commands_naming_the_module(code: str, surfaces: dict) -> list[psast.Invocati
     return [i for i in psast.invocations_in(code) if i.name.lower() in surfaces]
 
 
-pytestmark = pytest.mark.skipif(not SEED_FILES, reason="shared/seeds not found beside the repository (set MSCOMMERCE_SHARED_DIR)")
+def code_only(path: Path) -> list[str]:
+    return [code.replace("\r\n", "\n") for _, code in seed_code(path)]
 
 
+def test_fixture_holds_the_articles_ten_blocks():
+    assert len(code_only(FIXTURE)) == 10
+    assert [where for where, _ in seed_code(FIXTURE) if "inline" in where] == []
+
+
+@pytest.mark.skipif(not SEED_FILES, reason=NO_SEEDS)
 def test_all_five_translations_are_there():
     assert len(SEED_FILES) == 5
     assert ENGLISH is not None and ENGLISH.is_file()
 
 
-@pytest.mark.parametrize("path", ALL_SEEDS, ids=lambda p: p.name)
-def test_seed_commands_bind(path, module_functions):
+@pytest.mark.skipif(not SEED_FILES, reason=NO_SEEDS)
+def test_fixture_equals_every_seed_file():
+    """The copy is what the articles show, block for block, in all six files."""
+    fixture = code_only(FIXTURE)
+    for path in ALL_SEEDS:
+        assert code_only(path) == fixture, f"{path.name} differs from {FIXTURE.relative_to(REPO)}: update the fixture"
+
+
+def test_seed_commands_bind(module_functions):
+    path = FIXTURE
     surfaces = module_surfaces(module_functions)
     bound = []
     for where, code in seed_code(path):
@@ -78,12 +100,11 @@ def test_seed_commands_bind(path, module_functions):
     assert ("Connect-MSCommerce", "Interactive") in bound
 
 
-@pytest.mark.parametrize("path", ALL_SEEDS, ids=lambda p: p.name)
-def test_seed_module_commands_name_this_module(path):
+def test_seed_module_commands_name_this_module():
     """Install-Module / Import-Module / Uninstall-Module -Name MSCommerce: the module's folder and
     manifest are named MSCommerce."""
     seen = 0
-    for where, code in seed_code(path):
+    for where, code in seed_code(FIXTURE):
         for invocation in psast.invocations_in(code):
             if invocation.name.lower() in ("install-module", "import-module", "uninstall-module"):
                 match = re.search(r"-Name\s+(\S+)", invocation.source)
@@ -93,12 +114,11 @@ def test_seed_module_commands_name_this_module(path):
     assert (MODULE_DIR / "MSCommerce.psd1").is_file() and MODULE_DIR.name == "MSCommerce"
 
 
-@pytest.mark.parametrize("path", ALL_SEEDS, ids=lambda p: p.name)
-def test_example_script_binds_with_two_matching_products(path, module_functions):
+def test_example_script_binds_with_two_matching_products(module_functions):
     """The example script: `where {$_.ProductName -match 'Power Automate'}` finds two products in the
     seed list; -ProductId is string[] so both bind (the published module's string did not)."""
     surfaces = module_surfaces(module_functions)
-    scripts = [code for _, code in seed_code(path) if "$product" in code]
+    scripts = [code for _, code in seed_code(FIXTURE) if "$product" in code]
     assert len(scripts) == 1
     update = [i for i in psast.invocations_in(scripts[0]) if i.name == "Update-MSCommerceProductPolicy"]
     assert len(update) == 1
