@@ -41,14 +41,17 @@ pub struct Policy {
     pub default_value: Option<String>,
 }
 
-/// `Get-MSCommerceProductPolicy` output.
+/// `Get-MSCommerceProductPolicy` output. The fields are in the order the
+/// published module's objects list their properties on Windows PowerShell
+/// 5.1 (`PolicyValue ProductId PolicyId ProductName`): serde writes them in
+/// this order, and the PowerShell objects made from the JSON keep it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProductPolicy {
+    pub policy_value: Option<String>,
+    pub product_id: Option<String>,
     pub policy_id: Option<String>,
     pub product_name: Option<String>,
-    pub product_id: Option<String>,
-    pub policy_value: Option<String>,
 }
 
 /// An offer type, or an item of a non-product scope.
@@ -83,10 +86,10 @@ impl From<WirePolicy> for Policy {
 impl From<WirePolicyItem> for ProductPolicy {
     fn from(w: WirePolicyItem) -> Self {
         ProductPolicy {
+            policy_value: w.policy_value,
+            product_id: w.product_id,
             policy_id: w.policy_id,
             product_name: w.product_name,
-            product_id: w.product_id,
-            policy_value: w.policy_value,
         }
     }
 }

@@ -35,7 +35,8 @@ async fn every_read_operation() {
         .unwrap();
     let products = products.as_array().unwrap();
     assert_eq!(products.len(), 12);
-    // Exact property names and order of the PowerShell objects.
+    // Exact property names and order of the PowerShell objects (Windows
+    // PowerShell 5.1's order of the published module's objects).
     let keys: Vec<&str> = products[0]
         .as_object()
         .unwrap()
@@ -44,7 +45,7 @@ async fn every_read_operation() {
         .collect();
     assert_eq!(
         keys,
-        ["PolicyId", "ProductName", "ProductId", "PolicyValue"]
+        ["PolicyValue", "ProductId", "PolicyId", "ProductName"]
     );
     assert!(
         products
