@@ -119,8 +119,18 @@ int32_t msc_abi_version(void);
 /**
  * Makes a session from options JSON (`{"environment", "serviceUrl",
  * "authorityHost", "timeoutSeconds", "maxRetries", "proxy",
- * "caCertificatePath"}`, every field optional; `"{}"` or `""` for the
- * defaults).
+ * "caCertificatePath", "environmentVariables"}`, every field optional;
+ * `"{}"` or `""` for the defaults).
+ *
+ * `environmentVariables`, an object of names to strings (or null), is a
+ * complete snapshot of the environment for the library to read in place
+ * of the process's: proxy variables (`HTTP_PROXY`, `HTTPS_PROXY`,
+ * `ALL_PROXY`, `NO_PROXY`, upper or lower case), `SSL_CERT_FILE` and
+ * `SSL_CERT_DIR` (Linux trust store), `IDENTITY_ENDPOINT`,
+ * `IDENTITY_HEADER`, `MSI_ENDPOINT` and the other managed identity
+ * variables. A name missing from it counts as unset. Without the field
+ * (or with null) the process environment is read. An explicit `proxy`
+ * wins over the proxy variables.
  *
  * `options_json` is borrowed for the call only and must not be NULL.
  * On `MSC_OK`, `*out_session` receives a new session: the caller owns it
@@ -158,6 +168,10 @@ void msc_session_free(MscSession *session);
  * `MSC_PENDING` for a `poll` step whose sign-in is not finished. A
  * `cancel` step drops a waiting sign-in (and its loopback listener) and
  * answers `{"Cancelled": true|false}`; an existing connection stays.
+ * The request may carry session options for this connection, among them
+ * `environmentVariables` (see `msc_session_new`): when its proxy or trust
+ * store variables differ from the session's, the connection gets an HTTP
+ * client of its own built from them.
  *
  * `session` is borrowed and must be a live session; `request_json` is
  * borrowed for the call only and must not be NULL.

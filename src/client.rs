@@ -427,8 +427,9 @@ fn parse_retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
 }
 
-/// The service's own words from an error body, whatever its shape.
-fn service_message(body: &[u8]) -> Option<String> {
+/// The service's own words from an error body, whatever its shape (also a
+/// managed identity endpoint's).
+pub(crate) fn service_message(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() {

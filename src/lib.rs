@@ -6,11 +6,14 @@
 //! - [`auth`]: sign-in flows and the token cache;
 //! - [`session`]: a session and the JSON requests of the C ABI;
 //! - [`transport`]: the HTTP client (TLS 1.2+, trust store, proxy);
+//! - [`environment`]: the environment variables read, from the process or a
+//!   host's snapshot;
 //! - `emulator` (feature `emulator`): the imitation service and sign-in
 //!   endpoints every test talks to.
 
 pub mod auth;
 pub mod client;
+pub mod environment;
 pub mod error;
 pub mod ffi;
 pub mod ids;

@@ -1,6 +1,7 @@
 //! Session options (the `options_json` of `msc_session_new`, the CLI's global
 //! flags) and the clouds they name.
 
+use crate::environment::EnvironmentVariables;
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -74,6 +75,9 @@ pub struct OptionsJson {
     pub retry_base_delay_ms: Option<u64>,
     pub proxy: Option<String>,
     pub ca_certificate_path: Option<String>,
+    /// A complete snapshot of the environment variables the library reads
+    /// (see [`crate::environment`]); absent or null: the process's.
+    pub environment_variables: Option<serde_json::Value>,
 }
 
 /// Validated session options.
@@ -87,6 +91,7 @@ pub struct SessionOptions {
     pub retry_base_delay: Duration,
     pub proxy: Option<Url>,
     pub ca_certificate_path: Option<PathBuf>,
+    pub environment_variables: EnvironmentVariables,
 }
 
 impl Default for SessionOptions {
@@ -120,7 +125,8 @@ impl SessionOptions {
             max_retries,
             retry_base_delay_ms,
             proxy,
-            ca_certificate_path
+            ca_certificate_path,
+            environment_variables
         );
         // A new environment without a new authority means that cloud's authority.
         if over.environment.is_some() && over.authority_host.is_none() {
@@ -142,6 +148,7 @@ impl SessionOptions {
                 .ca_certificate_path
                 .as_ref()
                 .map(|p| p.display().to_string()),
+            environment_variables: self.environment_variables.to_json(),
         }
     }
 
@@ -201,6 +208,10 @@ impl SessionOptions {
             .as_deref()
             .filter(|p| !p.trim().is_empty())
             .map(PathBuf::from);
+        let environment_variables = match &raw.environment_variables {
+            None => EnvironmentVariables::Process,
+            Some(v) => EnvironmentVariables::from_json(v)?,
+        };
         Ok(SessionOptions {
             environment,
             service_url,
@@ -210,6 +221,7 @@ impl SessionOptions {
             retry_base_delay,
             proxy,
             ca_certificate_path,
+            environment_variables,
         })
     }
 }
@@ -271,6 +283,42 @@ mod tests {
         );
         assert!(SessionOptions::parse(r#"{"environment":"Custom"}"#).is_err());
         assert!(SessionOptions::parse(r#"{"bogus":1}"#).is_err());
+    }
+
+    #[test]
+    fn environment_variables_ride_along() {
+        use crate::environment::EnvironmentVariables;
+        let o = SessionOptions::parse(
+            r#"{"environmentVariables":{"HTTPS_PROXY":"http://p:1"},"maxRetries":2}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            o.environment_variables.var("HTTPS_PROXY").as_deref(),
+            Some("http://p:1")
+        );
+        // A connect without the field (or with null) keeps the session's; one
+        // with it replaces the whole snapshot; other options stay.
+        let over = |json: &str| serde_json::from_str::<OptionsJson>(json).unwrap();
+        assert_eq!(o.merged(&over("{}")).unwrap(), o);
+        assert_eq!(
+            o.merged(&over(r#"{"environmentVariables":null}"#)).unwrap(),
+            o
+        );
+        let m = o
+            .merged(&over(r#"{"environmentVariables":{"NO_PROXY":"*"}}"#))
+            .unwrap();
+        assert_eq!(m.environment_variables.var("HTTPS_PROXY"), None);
+        assert_eq!(
+            m.environment_variables.var("NO_PROXY").as_deref(),
+            Some("*")
+        );
+        assert_eq!(m.max_retries, 2);
+        assert_eq!(
+            SessionOptions::parse("{}").unwrap().environment_variables,
+            EnvironmentVariables::Process
+        );
+        let e = SessionOptions::parse(r#"{"environmentVariables":"HTTPS_PROXY=x"}"#).unwrap_err();
+        assert!(e.message.contains("environmentVariables"), "{}", e.message);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::auth::certificate::{certificate_source, CertificateKey};
 use crate::auth::client_secret::client_secret_source;
 use crate::auth::device_code::DeviceCodeFlow;
 use crate::auth::interactive::InteractiveFlow;
-use crate::auth::managed_identity::managed_identity_source;
+use crate::auth::managed_identity::ManagedIdentitySource;
 use crate::auth::password::PasswordSource;
 use crate::auth::refresh::RefreshTokenSource;
 use crate::auth::static_token::StaticToken;
@@ -48,6 +48,8 @@ impl Endpoint {
 
     /// The same endpoint with some options changed; the HTTP client (and its
     /// open connections) is kept when the transport settings did not change.
+    /// A connect's `environmentVariables` whose proxy or trust store
+    /// variables differ from the session's make a new client.
     fn with(&self, over: &OptionsJson) -> Result<Self> {
         let options = self.options.merged(over)?;
         if options == self.options {
@@ -55,7 +57,10 @@ impl Endpoint {
         }
         let same_transport = options.proxy == self.options.proxy
             && options.ca_certificate_path == self.options.ca_certificate_path
-            && options.timeout == self.options.timeout;
+            && options.timeout == self.options.timeout
+            && options
+                .environment_variables
+                .same_transport(&self.options.environment_variables);
         let http = if same_transport {
             self.http.clone()
         } else {
@@ -347,7 +352,13 @@ impl Session {
                 if let Some(c) = client_id {
                     validate_client_id(c)?;
                 }
-                let source = managed_identity_source(&endpoint.http, &authority, client_id, scope)?;
+                let source = ManagedIdentitySource::new(
+                    endpoint.http.clone(),
+                    endpoint.options.environment_variables.clone(),
+                    client_id,
+                    scope,
+                    endpoint.options.timeout,
+                );
                 (Box::new(source), None, None, client_id.map(str::to_string))
             }
             Flow::Password => {

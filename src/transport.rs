@@ -1,7 +1,14 @@
 //! The one HTTP client of a session: rustls with TLS 1.2 or newer, the
 //! operating system's trust store plus an optional extra root, proxy,
 //! timeouts, keep-alive, and a cap on response bodies.
+//!
+//! The environment variables that shape it (proxies, and on Linux the trust
+//! store's `SSL_CERT_FILE`/`SSL_CERT_DIR`) come from the session's
+//! [`EnvironmentVariables`]: reqwest and the platform verifier read only the
+//! process environment, so for a host's snapshot that differs from it this
+//! module does their reading itself, the same way.
 
+use crate::environment::{EnvironmentVariables, PROXY_VARIABLES, TLS_VARIABLES};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::SessionOptions;
 use std::sync::Arc;
@@ -35,41 +42,166 @@ pub fn tls_config(options: &SessionOptions) -> Result<rustls::ClientConfig> {
         None => Vec::new(),
         Some(path) => load_pem_certificates(path)?,
     };
-    // Without extra roots, the plain verifier: on Windows the extra-roots one
-    // makes a certificate chain engine up front, which Wine 8 refuses
-    // (E_INVALIDARG), so no session could be made there.
-    let verifier = if extra.is_empty() {
-        rustls_platform_verifier::Verifier::new(provider.clone())
-    } else {
-        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-    }
-    .map_err(|e| {
+    let cannot_load = |e: rustls::Error| {
         Error::new(
             ErrorKind::Network,
             format!("cannot load the system's trusted certificates: {e}"),
         )
-    })?;
+    };
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = if let Some(roots) =
+        unix_roots_from_snapshot(&options.environment_variables)
+    {
+        let mut store = rustls::RootCertStore::empty();
+        for cert in extra {
+            store.add(cert).map_err(cannot_load)?;
+        }
+        store.add_parsable_certificates(roots);
+        if store.is_empty() {
+            return Err(cannot_load(rustls::Error::General(
+                "No CA certificates were loaded from the system".into(),
+            )));
+        }
+        rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(store),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| Error::internal(format!("TLS verifier: {e}")))?
+    } else if extra.is_empty() {
+        // Without extra roots, the plain verifier: on Windows the
+        // extra-roots one makes a certificate chain engine up front,
+        // which Wine 8 refuses (E_INVALIDARG), so no session could be
+        // made there.
+        Arc::new(rustls_platform_verifier::Verifier::new(provider.clone()).map_err(cannot_load)?)
+    } else {
+        Arc::new(
+            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+                .map_err(cannot_load)?,
+        )
+    };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| Error::internal(format!("TLS configuration: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 
+/// Where the system's roots are on Linux and the other Unix systems but
+/// macOS (and Android), when a snapshot's `SSL_CERT_FILE`/`SSL_CERT_DIR`
+/// differ from the process's: the platform verifier would read the
+/// process's, so the roots are read here as rustls-native-certs reads them
+/// (those variables when either is set, else the first bundle file and the
+/// directories of openssl-probe's lists). `None`: the platform verifier
+/// decides (the process environment, or another system's own store).
+#[cfg(all(unix, not(target_vendor = "apple"), not(target_os = "android")))]
+fn unix_roots_from_snapshot(
+    env: &EnvironmentVariables,
+) -> Option<Vec<rustls_pki_types::CertificateDer<'static>>> {
+    use std::path::{Path, PathBuf};
+    if env.agrees_with_process(&TLS_VARIABLES) {
+        return None;
+    }
+    let mut file = env.var("SSL_CERT_FILE").map(PathBuf::from);
+    let mut dirs: Vec<PathBuf> = env
+        .var("SSL_CERT_DIR")
+        .map(|d| {
+            std::env::split_paths(&d)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if file.is_none() && dirs.is_empty() {
+        // openssl-probe's lists for Linux; its default elsewhere.
+        const FILES: &[&str] = if cfg!(target_os = "linux") {
+            &[
+                "/etc/ssl/certs/ca-certificates.crt",
+                "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+                "/etc/pki/tls/certs/ca-bundle.crt",
+                "/etc/ssl/ca-bundle.pem",
+                "/etc/pki/tls/cacert.pem",
+                "/etc/ssl/cert.pem",
+                "/opt/etc/ssl/certs/ca-certificates.crt",
+                "/etc/ssl/certs/cacert.pem",
+            ]
+        } else {
+            &["/etc/ssl/certs/ca-certificates.crt"]
+        };
+        const DIRS: &[&str] = if cfg!(target_os = "linux") {
+            &[
+                "/etc/ssl/certs",
+                "/etc/pki/tls/certs",
+                "/etc/security/certificates",
+            ]
+        } else {
+            &["/etc/ssl/certs"]
+        };
+        file = FILES.iter().map(PathBuf::from).find(|p| p.exists());
+        dirs = DIRS
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+            .collect();
+    }
+    // Unreadable files and blocks that are not certificates are skipped, as
+    // the platform verifier skips them; each file is read once (directories
+    // hold links to the same certificates under several names).
+    let mut seen = std::collections::HashSet::new();
+    let mut certs = Vec::new();
+    let mut read = |path: &Path| {
+        let Ok(real) = std::fs::canonicalize(path) else {
+            return;
+        };
+        if !seen.insert(real.clone()) || !real.is_file() {
+            return;
+        }
+        if let Ok(bytes) = std::fs::read(&real) {
+            certs.extend(pem_certificates(&bytes).into_iter().flatten());
+        }
+    };
+    if let Some(f) = &file {
+        read(f);
+    }
+    for dir in &dirs {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                read(&entry.path());
+            }
+        }
+    }
+    Some(certs)
+}
+
+/// Elsewhere the trust store reads no environment variable.
+#[cfg(not(all(unix, not(target_vendor = "apple"), not(target_os = "android"))))]
+fn unix_roots_from_snapshot(
+    _env: &EnvironmentVariables,
+) -> Option<Vec<rustls_pki_types::CertificateDer<'static>>> {
+    None
+}
+
+/// The CERTIFICATE blocks of a PEM file (each parsed or failed).
+fn pem_certificates(
+    bytes: &[u8],
+) -> Vec<std::result::Result<rustls_pki_types::CertificateDer<'static>, rustls_pki_types::pem::Error>>
+{
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::pem_slice_iter(bytes).collect()
+}
+
 fn load_pem_certificates(
     path: &std::path::Path,
 ) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
-    use rustls_pki_types::pem::PemObject;
     let bytes = std::fs::read(path).map_err(|e| {
         Error::invalid(format!(
             "caCertificatePath '{}' cannot be read: {e}",
             path.display()
         ))
     })?;
-    let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
+    let certs: Vec<_> = pem_certificates(&bytes)
+        .into_iter()
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| {
             Error::invalid(format!(
@@ -101,10 +233,53 @@ pub fn build_client(options: &SessionOptions) -> Result<reqwest::Client> {
         let p = reqwest::Proxy::all(proxy.as_str())
             .map_err(|e| Error::invalid(format!("proxy '{proxy}': {e}")))?;
         builder = builder.proxy(p);
+    } else if !options
+        .environment_variables
+        .agrees_with_process(&PROXY_VARIABLES)
+    {
+        // A snapshot that differs from the process: reqwest's system proxy
+        // would read the process, so its variables are read here instead.
+        builder = builder.no_proxy();
+        for p in proxies_from_variables(&options.environment_variables) {
+            builder = builder.proxy(p);
+        }
     }
+    // Otherwise reqwest's system proxy: the process's variables (the same
+    // as the snapshot's, if one was given), and on Windows and macOS the
+    // system's proxy settings where no variable names a proxy.
     builder
         .build()
         .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
+}
+
+type MakeProxy = fn(&str) -> reqwest::Result<reqwest::Proxy>;
+
+/// The proxies the variables name, read as reqwest (hyper-util) reads them
+/// from the process: `HTTP_PROXY` for http:// URLs and `HTTPS_PROXY` for
+/// https:// ones, `ALL_PROXY` for either when those are not set, each name
+/// in upper case first, then lower case; `NO_PROXY` exempts hosts from all
+/// of them; a value that is not a proxy URL is ignored; none in a CGI
+/// process (`REQUEST_METHOD` set). Reading a snapshot in the process's place
+/// loses one thing only: on Windows and macOS, the system's proxy settings.
+pub fn proxies_from_variables(env: &EnvironmentVariables) -> Vec<reqwest::Proxy> {
+    if env.is_set("REQUEST_METHOD") {
+        return Vec::new();
+    }
+    let no_proxy = env
+        .first(&["NO_PROXY", "no_proxy"])
+        .and_then(|n| reqwest::NoProxy::from_string(&n));
+    let mut proxies = Vec::new();
+    let mut add = |names: [&str; 2], make: MakeProxy| {
+        if let Some(url) = env.first(&names).filter(|u| !u.is_empty()) {
+            if let Ok(p) = make(&url) {
+                proxies.push(p.no_proxy(no_proxy.clone()));
+            }
+        }
+    };
+    add(["HTTP_PROXY", "http_proxy"], |u| reqwest::Proxy::http(u));
+    add(["HTTPS_PROXY", "https_proxy"], |u| reqwest::Proxy::https(u));
+    add(["ALL_PROXY", "all_proxy"], |u| reqwest::Proxy::all(u));
+    proxies
 }
 
 /// Map a transport error onto Network or Timeout, without the URL's query.

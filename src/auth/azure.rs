@@ -1,5 +1,5 @@
 //! App-only sign-in through azure_identity's credentials (client secret,
-//! client assertion, managed identity), driven by the session's HTTP client.
+//! client assertion), driven by the session's HTTP client.
 
 use super::{Token, TokenSource};
 use crate::error::{Error, ErrorKind, Result};
@@ -103,7 +103,8 @@ impl AzureSource {
     }
 }
 
-fn capitalised(s: &str) -> String {
+/// The first letter in upper case ("Client secret sign-in").
+pub fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
