@@ -11,6 +11,7 @@ Set-StrictMode -Off
 $privateScripts = @(
     'Native.ps1',
     'CallerPreference.ps1',
+    'Environment.ps1',
     'Answer.ps1',
     'ErrorRecord.ps1',
     'Output.ps1',

@@ -72,7 +72,9 @@ function ConvertTo-MSCommerceConnectRequest {
     if ($null -eq $flow) {
         $flow = 'interactive'
     }
-    $request = @{ flow = $flow }
+    # What PowerShell sees of the library's variables (proxies, managed identity): $env: changes
+    # made in this session reach the library on every OS (Private/Environment.ps1).
+    $request = @{ flow = $flow; environmentVariables = (Get-MSCommerceEnvironmentSnapshot) }
     if ($flow -eq 'interactive' -or $flow -eq 'deviceCode') {
         $request['step'] = 'start'
     }

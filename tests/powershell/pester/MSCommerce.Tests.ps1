@@ -140,6 +140,20 @@ Describe 'The seed article''s commands' {
         $fields[3] | Should -Be 'Power Automate per user'
     }
 
+    It 'gives product policy objects the published property order, for Export-Csv, Format-List, ConvertTo-Json and Select-Object *' {
+        $published = @('PolicyValue', 'ProductId', 'PolicyId', 'ProductName')
+        $listing = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase)
+        $product = Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N
+        foreach ($item in @($listing[0], $product)) {
+            $item.PSObject.Properties.Name | Should -Be $published
+            ($item | Select-Object -Property *).PSObject.Properties.Name | Should -Be $published
+        }
+        @($listing | ConvertTo-Csv -NoTypeInformation)[0] | Should -Be '"PolicyValue","ProductId","PolicyId","ProductName"'
+        $product | ConvertTo-Json -Compress | Should -Match '^\{"PolicyValue":"Enabled","ProductId":"CFQ7TTC0KP0N","PolicyId":"AllowSelfServicePurchase","ProductName":"Power Automate per user"\}$'
+        $labels = @(($product | Format-List | Out-String) -split "`r?`n" | Where-Object { $_ -match '^\S+\s*:' } | ForEach-Object { ($_ -split ':')[0].Trim() })
+        $labels | Should -Be $published
+    }
+
     It 'Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N' {
         $product = Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N
         $product.ProductName | Should -Be 'Power Automate per user'
