@@ -54,7 +54,7 @@ def test_script_avoids_constructs_tree_sitter_misparses(path):
 
 
 def test_files_are_utf8_without_bom_and_crlf_free_of_tabs():
-    for path in list(module_script_files()) + [MODULE_DIR / "MSCommerce.Native.cs.template", MODULE_DIR / "MSCommerce.format.ps1xml"]:
+    for path in list(module_script_files()) + sorted(MODULE_DIR.rglob("*.cs")) + [MODULE_DIR / "MSCommerce.format.ps1xml"]:
         data = path.read_bytes()
         data.decode("utf-8")
         assert b"\t" not in data, f"{path.name} has tabs"
@@ -156,7 +156,8 @@ def test_parameter_order_in_the_published_cmdlets(module_functions):
 
 def test_manifest(manifest, golden):
     assert manifest["RootModule"] == "MSCommerce.psm1"
-    assert manifest["ModuleVersion"] == "0.1.0"
+    # Above Microsoft's 1.x-3.x: scripts that require MSCommerce 2.0 accept it (about_MSCommerce).
+    assert manifest["ModuleVersion"] == "4.0.0"
     assert manifest["PowerShellVersion"] == "5.1"
     assert manifest["CompatiblePSEditions"] == ["Desktop", "Core"]
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", manifest["GUID"])
@@ -206,8 +207,13 @@ def test_public_function_is_one_dispatcher_call(name, module_functions):
     dispatcher = [c for c in calls if c.name == "Invoke-MSCommerceNative"]
     assert len(dispatcher) == 1, f"{name} calls the dispatcher {len(dispatcher)} times"
     assert any(p[1] == "Caller" for p in dispatcher[0].named), "the dispatcher gets -Caller $PSCmdlet"
+    preference = [c for c in calls if c.name == "Use-MSCommerceCallerPreference"]
+    assert len(preference) == 1, f"{name} takes the caller's preference variables once"
+    assert calls.index(preference[0]) == 0, f"{name} takes the caller's preferences before anything else"
+    assert ("Cmdlet", "$PSCmdlet") in [(p[1], p[2]) for p in preference[0].named] or "-Cmdlet $PSCmdlet" in preference[0].source
     private = {n for n, i in module_functions.items() if i.path.parent == PRIVATE_DIR}
-    others = [c.name for c in calls if c.name in private and c.name not in ("Invoke-MSCommerceNative", "ConvertTo-MSCommerceConnectRequest")]
+    allowed = ("Invoke-MSCommerceNative", "ConvertTo-MSCommerceConnectRequest", "Use-MSCommerceCallerPreference")
+    others = [c.name for c in calls if c.name in private and c.name not in allowed]
     assert not others, f"{name} calls private helpers besides the dispatcher: {others}"
     body = psast.text(info.node, info.src)
     for forbidden in ("NativeSession", "ConvertFrom-Json", "Write-Host", "throw ", "Write-Error"):
@@ -234,8 +240,13 @@ def script_assignments(source: str) -> tuple[bytes, dict]:
     return src, found
 
 
+def private_source() -> str:
+    """The private scripts (the dispatcher and the pieces it is made of) as one text."""
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(PRIVATE_DIR.glob("*.ps1")))
+
+
 def test_dispatcher_maps_codes_to_categories_as_specified():
-    source = (PRIVATE_DIR / "Invoke-MSCommerceNative.ps1").read_text(encoding="utf-8")
+    source = private_source()
     src, assignments = script_assignments(source)
     names = psast.data_value(assignments["$script:MSCommerceCodeNames"].named_children[-1], src)
     assert names == ["OK", "InvalidArgument", "NotConnected", "Authentication", "Forbidden", "NotFound",
@@ -575,7 +586,7 @@ def test_error_records_survive_an_unresolvable_exception_type():
     """New-Object -TypeName finds only types of assemblies already loaded (AuthenticationException is
     in System.Net.Primitives on .NET): the dispatcher resolves the name with -as [type] and falls
     back to System.Exception, so an error never turns into "Cannot find type"."""
-    source = (PRIVATE_DIR / "Invoke-MSCommerceNative.ps1").read_text(encoding="utf-8")
+    source = (PRIVATE_DIR / "ErrorRecord.ps1").read_text(encoding="utf-8")
     assert "$script:MSCommerceExceptionTypes[$name] -as [type]" in source
     assert "$exceptionType = [System.Exception]" in source
     assert re.search(r"catch \{\s*\$exception = New-Object -TypeName System\.Exception -ArgumentList \$message", source)
@@ -612,15 +623,18 @@ def test_progress_is_completed_in_a_finally_block():
 
 
 def native_environment_variables() -> set[str]:
-    """Environment variables the native library itself reads (std::env::var in src/, outside the
-    emulator and the CLI)."""
+    """Environment variables the native library reads: the names src/environment.rs lists and those
+    the library looks up through it (env.var / env.is_set / env.first), outside tests."""
     names = set()
     source_dir = REPO / "src"
     for path in source_dir.rglob("*.rs"):
         relative = path.relative_to(source_dir).parts
         if relative[0] in ("emulator", "bin"):
             continue
-        names |= set(re.findall(r"env::var(?:_os)?\(\s*\"([A-Z0-9_]+)\"", path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8").split("#[cfg(test)]")[0]
+        if path.name == "environment.rs":
+            names |= set(re.findall(r'"([A-Z][A-Z0-9_]+)"', text))
+        names |= set(re.findall(r'env\.(?:var|is_set|first)\(\s*"([A-Z][A-Z0-9_]+)"', text))
     return names
 
 
@@ -635,23 +649,17 @@ def env_assignments(source: bytes) -> list[tuple[str, object, bytes]]:
     return found
 
 
-def test_variables_the_native_library_reads_are_not_set_in_process():
-    """On Linux and macOS, .NET keeps $env: changes in its own copy: native code (getenv, Rust's
-    std::env::var) never sees them, child processes do. The module passes its settings to the
-    library in JSON, and a Pester test that sets a variable the library reads runs the module in a
-    child PowerShell."""
+def test_variables_the_native_library_reads_reach_it():
+    """On Linux and macOS, .NET keeps $env: changes in its own copy: native code never sees them. So
+    the module passes what PowerShell sees of every variable the library reads (Environment.ps1's
+    pattern) at each connect, and never sets one itself."""
     names = native_environment_variables()
-    assert "IDENTITY_ENDPOINT" in names, names
+    assert {"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT_FILE"} <= names, names
+    environment = (PRIVATE_DIR / "Environment.ps1").read_text(encoding="utf-8")
+    pattern = re.search(r"\$script:MSCommerceEnvironmentPattern = '([^']+)'", environment).group(1)
+    missing = sorted(n for n in names if not re.match(pattern, n, re.I))
+    assert not missing, f"the library reads {missing}, which the module does not pass"
+    assert "environmentVariables = (Get-MSCommerceEnvironmentSnapshot)" in (PRIVATE_DIR / "ConvertTo-MSCommerceConnectRequest.ps1").read_text(encoding="utf-8")
     for path in module_script_files():
         for name, node, src in env_assignments(path.read_bytes()):
             assert name not in names, f"{path.name}:{node.start_point[0] + 1}: sets $env:{name}, which the library reads"
-    for path in sorted((HERE / "pester").glob("*.Tests.ps1")):
-        for name, node, src in env_assignments(path.read_bytes()):
-            if name not in names:
-                continue
-            ancestor = node.parent
-            while ancestor is not None and not (ancestor.type == "command" and psast.text(psast.child_of(ancestor, "command_name"), src) == "It"):
-                ancestor = ancestor.parent
-            assert ancestor is not None, f"{path.name}:{node.start_point[0] + 1}: $env:{name} set outside an It block"
-            assert "(Get-Process -Id $PID).Path" in psast.text(ancestor, src), \
-                f"{path.name}:{node.start_point[0] + 1}: $env:{name} is read by native code: run the module in a child PowerShell"

@@ -44,7 +44,7 @@ Describe 'The seed article in a fresh PowerShell' {
             $env:PATH = $work + [System.IO.Path]::PathSeparator + $env:PATH
             $env:PSModulePath = (Split-Path -Parent (Split-Path -Parent $script:ManifestPath)) + [System.IO.Path]::PathSeparator + $env:PSModulePath
             $env:NO_COLOR = '1'
-            $output = ($script:SeedBlocks -join "`n") | & (Get-TestPowerShellPath) -NoProfile -NonInteractive -Command - 2>&1 | ForEach-Object { "$_" }
+            $output = ($script:SeedBlocks -join "`n") | & (Get-TestPowerShellPath) -NoProfile -NonInteractive -Command '-' 2>&1 | ForEach-Object { "$_" }
             $exitCode = $LASTEXITCODE
         }
         finally {
