@@ -2,19 +2,31 @@
 # Builds the shipped native library (release, --no-default-features: no
 # emulator, no CLI inside) and stages it into the PowerShell module:
 #   ps-module/MSCommerce/runtimes/<rid>/native/
+# and compiles the module's C# shim, src/MSCommerce.Native.cs, into
+#   ps-module/MSCommerce/bin/MSCommerce.Native.dll
+# with Mono's mcs as C# 5 (Debian: apt-get install mono-mcs): one assembly
+# that Windows PowerShell 5.1 and PowerShell 7 load on every OS. Without
+# mcs it is skipped with a warning; the module then compiles the shim with
+# Add-Type at each import (about 1.5 s slower).
 # The same steps as build.ps1, for Linux and macOS shells.
 #
 #   ./build.sh             the current platform (linux-x64, linux-arm64,
-#                          osx-x64 or osx-arm64)
+#                          osx-x64 or osx-arm64), and the shim
 #   ./build.sh --windows   also cross-build win-x64 and win-x86 with
 #                          mingw-w64 (x86_64-/i686-pc-windows-gnu)
-#   ./build.sh --windows-only   the Windows DLLs alone
+#   ./build.sh --windows-only   the Windows DLLs alone, and the shim
+#   ./build.sh --shim-only      the shim alone (no cargo)
 set -euo pipefail
 
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-RUNTIMES="$ROOT/ps-module/MSCommerce/runtimes"
+MODULE="$ROOT/ps-module/MSCommerce"
+RUNTIMES="$MODULE/runtimes"
+SHIM_SOURCE="$MODULE/src/MSCommerce.Native.cs"
+SHIM_ASSEMBLY="$MODULE/bin/MSCommerce.Native.dll"
+# tests/powershell/shim.py compiles with the same flags (a test compares them).
+MCS_FLAGS=(-noconfig -langversion:5 -target:library -r:System.dll -warnaserror+)
 
 native=1
 windows=0
@@ -22,6 +34,7 @@ for arg in "$@"; do
     case $arg in
         --windows) windows=1 ;;
         --windows-only) windows=1; native=0 ;;
+        --shim-only) native=0; windows=0 ;;
         -h | --help)
             awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
             exit 0
@@ -74,4 +87,19 @@ if [ "$windows" = 1 ]; then
     build win-x64 mscommerce.dll x86_64-pc-windows-gnu
     build win-x86 mscommerce.dll i686-pc-windows-gnu
     echo "build.sh: win-arm64 is built on Windows only (build.ps1 -AllArchitectures, MSVC toolchain)"
+fi
+
+# The C# shim: compiled to a temporary file, then moved over the old one.
+if command -v mcs >/dev/null 2>&1; then
+    mkdir -p "$(dirname "$SHIM_ASSEMBLY")"
+    tmp="$SHIM_ASSEMBLY.$$.tmp"
+    if ! mcs "${MCS_FLAGS[@]}" -out:"$tmp" "$SHIM_SOURCE"; then
+        rm -f "$tmp"
+        echo "build.sh: mcs could not compile $SHIM_SOURCE" >&2
+        exit 1
+    fi
+    mv -f "$tmp" "$SHIM_ASSEMBLY"
+    echo "build.sh: shim: $SHIM_ASSEMBLY ($(wc -c < "$SHIM_ASSEMBLY" | tr -d ' ') bytes)"
+else
+    echo "build.sh: warning: mcs not found, $SHIM_ASSEMBLY not built: the module will compile the shim with Add-Type at each import (Debian: apt-get install mono-mcs; macOS: brew install mono)" >&2
 fi

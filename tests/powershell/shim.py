@@ -1,9 +1,10 @@
-"""Generating and compiling the module's C# shim exactly as the module does.
+"""Compiling and inspecting the module's C# shim exactly as the build does.
 
-The module (ps-module/MSCommerce/Private/Native.ps1, Get-MSCommerceShimSource) reads
-MSCommerce.Native.cs.template and replaces its one placeholder with the library's absolute path,
-each backslash doubled and each double quote escaped with a backslash. render() applies the same
-rule; test_shim.py checks that Native.ps1 still says so.
+build.sh (and build.ps1 where Mono is present) compiles ps-module/MSCommerce/src/MSCommerce.Native.cs
+with `mcs -noconfig -langversion:5 -target:library -r:System.dll -warnaserror+` into the module's
+bin/MSCommerce.Native.dll; the module compiles the same file with Add-Type when that assembly is
+missing. The source holds no library path: NativeMethods.Load(absolutePath) opens the library at
+run time. test_shim.py checks that build.sh uses MCS_FLAGS.
 """
 
 from __future__ import annotations
@@ -13,21 +14,26 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import MODULE_DIR
+from conftest import MODULE_DIR, REPO
 
-TEMPLATE = MODULE_DIR / "MSCommerce.Native.cs.template"
-PLACEHOLDER = "__MSCOMMERCE_LIBRARY_PATH__"
+SOURCE = MODULE_DIR / "src" / "MSCommerce.Native.cs"
+ASSEMBLY_NAME = "MSCommerce.Native.dll"
+SHIPPED_ASSEMBLY = MODULE_DIR / "bin" / ASSEMBLY_NAME
+BUILD_SH = REPO / "build.sh"
+BUILD_PS1 = REPO / "build.ps1"
 MCS_FLAGS = ["-noconfig", "-langversion:5", "-r:System.dll", "-warnaserror+"]
 ABI_FUNCTIONS = {
     "msc_version", "msc_abi_version", "msc_session_new", "msc_session_free", "msc_connect",
     "msc_get", "msc_update", "msc_disconnect", "msc_string_free",
 }
-
-
-def render(library_path: str) -> str:
-    template = TEMPLATE.read_text(encoding="utf-8")
-    escaped = library_path.replace("\\", "\\\\").replace('"', '\\"')
-    return template.replace(PLACEHOLDER, escaped)
+# The only libraries the shim imports from by name: the OS loaders. The MSCommerce library itself is
+# opened by the path given to NativeMethods.Load.
+LOADER_LIBRARIES = {
+    "kernel32.dll": {"LoadLibraryExW", "GetProcAddress", "FreeLibrary"},
+    "libdl.so.2": {"dlopen", "dlsym", "dlclose", "dlerror"},
+    "libc.so.6": {"dlopen", "dlsym", "dlclose", "dlerror"},
+    "libSystem.dylib": {"dlopen", "dlsym", "dlclose", "dlerror"},
+}
 
 
 def have_mono() -> bool:
@@ -41,22 +47,21 @@ def mcs(sources: list[Path], out: Path, target: str = "library", references: lis
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
-def compile_shim(directory: Path, library_path: str) -> Path:
-    source = directory / "MSCommerce.Native.cs"
-    source.write_text(render(library_path), encoding="utf-8")
-    out = directory / "MSCommerce.Native.dll"
-    result = mcs([source], out)
+def compile_shim(directory: Path) -> Path:
+    """bin/MSCommerce.Native.dll as build.sh makes it, in `directory`."""
+    out = directory / ASSEMBLY_NAME
+    result = mcs([SOURCE], out)
     if result.returncode != 0:
         raise AssertionError(f"mcs failed:\n{result.stdout}\n{result.stderr}")
     return out
 
 
-def reflect(checker: Path, assembly: Path) -> tuple[list[dict], dict]:
-    """(P/Invoke methods, string constants) of a compiled assembly, read by ShimChecker."""
+def reflect(checker: Path, assembly: Path) -> tuple[list[dict], dict, list[dict]]:
+    """(P/Invoke methods, string constants, delegate types) of a compiled assembly, read by ShimChecker."""
     result = subprocess.run(["mono", str(checker), str(assembly)], capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         raise AssertionError(f"ShimChecker failed:\n{result.stdout}\n{result.stderr}")
-    methods, constants = [], {}
+    methods, constants, delegates = [], {}, []
     for line in result.stdout.splitlines():
         parts = line.split("\t")
         if parts[0] == "PINVOKE":
@@ -66,20 +71,26 @@ def reflect(checker: Path, assembly: Path) -> tuple[list[dict], dict]:
                 "callingConvention": parts[5], "charSet": parts[6], "returnType": parts[7],
                 "parameters": [p for p in parts[8].split(";") if p] if len(parts) > 8 else [],
             })
+        elif parts[0] == "DELEGATE":
+            delegates.append({
+                "type": parts[1], "method": parts[2], "callingConvention": parts[3], "charSet": parts[4],
+                "returnType": parts[5], "parameters": [p for p in parts[6].split(";") if p] if len(parts) > 6 else [],
+            })
         elif parts[0] == "CONST":
             constants[f"{parts[1]}.{parts[2]}"] = base64.b64decode(parts[3]).decode("utf-8")
-    return methods, constants
+    return methods, constants, delegates
 
 
 FORBIDDEN_MARSHAL_TYPES = ("System.String", "System.Text.StringBuilder", "System.Char")
 
 
-def marshalling_violations(methods: list[dict]) -> list[str]:
-    """Rules of testing.md: Cdecl everywhere, no string/StringBuilder/char in a signature."""
+def marshalling_violations(methods: list[dict], calling_convention: str = "Cdecl") -> list[str]:
+    """Rules of testing.md: the given calling convention (Cdecl for the C ABI) everywhere, no
+    string/StringBuilder/char in a signature. Works on PINVOKE and DELEGATE entries alike."""
     problems = []
     for m in methods:
         where = f"{m['type']}.{m['method']}"
-        if m["callingConvention"] != "Cdecl":
+        if m["callingConvention"] != calling_convention:
             problems.append(f"{where}: calling convention {m['callingConvention']}")
         for t in [m["returnType"]] + m["parameters"]:
             bare = t.replace("out ", "").rstrip("&").replace("[]", "")

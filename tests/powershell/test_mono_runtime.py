@@ -1,7 +1,11 @@
-"""The module's C# shim at run time: compiled as the module compiles it (C# 5, absolute library path),
-run by Mono against the native library (target/release/libmscommerce.so) and the emulator
-(`mscommerce emulator`): sign-in, listings, a non-ASCII round trip, updates, every error kind the
-emulator can provoke with its code and correlation id, and 8 threads on one session.
+"""The module's C# shim at run time: compiled as build.sh compiles bin/MSCommerce.Native.dll (C# 5, no
+library path inside), told at run time which library to open (NativeMethods.Load), run by Mono
+against the native library (target/release/libmscommerce.so) and the emulator (`mscommerce
+emulator`): loading from a path chosen at run time (a folder with spaces and non-ASCII characters),
+sign-in, listings, a non-ASCII round trip, updates, every error kind the emulator can provoke with
+its code and correlation id, and 8 threads on one session. Where PowerShell is found ($PWSH or pwsh
+on PATH), the module itself imports with the precompiled assembly and, without it, compiles the
+source with Add-Type.
 
 Skipped (with the reason) when Mono, the library or the emulator binary is missing."""
 
@@ -11,15 +15,17 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 import emulator as emu
 import shim
-from conftest import HERE
+from conftest import HERE, MODULE_DIR
 
 NOT_CONNECTED_MESSAGE = "You must call the Connect-MSCommerce cmdlet before calling any other cmdlets"
 POLICY = "AllowSelfServicePurchase"
@@ -51,17 +57,35 @@ def _skip_reason() -> str | None:
 
 
 SKIP_REASON = _skip_reason()
+LIBRARY = str(emu.library_path().resolve())
 pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=f"Mono runtime test not run: {SKIP_REASON}")
 
 
 class Driver:
     """A mono process running tests/powershell/mono/ShimDriver.cs over the compiled shim."""
 
-    def __init__(self, executable, env: dict | None = None):
+    def __init__(self, executable, env: dict | None = None, library: str | None = None):
+        """Starts the driver; with `library`, loads it first (NativeMethods.Load), as the module does at import."""
         environment = dict(os.environ)
         environment.update(env or {})
         self.process = subprocess.Popen(["mono", "--debug", str(executable)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, encoding="utf-8", env=environment)
+        if library is not None:
+            assert self.load(library) == library
+
+    def load(self, library: str) -> str:
+        """NativeMethods.Load(library): the path in use afterwards."""
+        _, loaded = self.send("load", b64e(library))
+        return b64d(loaded)
+
+    def loaded(self) -> tuple[str, bool]:
+        _, path, is_loaded = self.send("loaded")
+        return b64d(path), is_loaded == "True"
+
+    def mapped_files(self) -> set[str]:
+        """The files mapped into the Mono process (Linux /proc/<pid>/maps)."""
+        maps = Path(f"/proc/{self.process.pid}/maps").read_bytes().decode("utf-8", "surrogateescape")
+        return {line.split(None, 5)[5] for line in maps.splitlines() if len(line.split(None, 5)) == 6}
 
     def send(self, *fields: str) -> list[str]:
         self.process.stdin.write("\t".join(fields) + "\n")
@@ -108,8 +132,7 @@ def b64d(text: str) -> str:
 @pytest.fixture(scope="module")
 def driver_exe(tmp_path_factory):
     directory = tmp_path_factory.mktemp("mono-runtime")
-    library = str(emu.library_path().resolve())
-    shim_dll = shim.compile_shim(directory, library)
+    shim_dll = shim.compile_shim(directory)
     exe = directory / "ShimDriver.exe"
     result = shim.mcs([HERE / "mono" / "ShimDriver.cs"], exe, target="exe", references=[shim_dll])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -133,8 +156,8 @@ def fresh(emulator):
 def open_driver(driver_exe):
     drivers = []
 
-    def make(options: dict | None = None, env: dict | None = None) -> Driver:
-        driver = Driver(driver_exe, env)
+    def make(options: dict | None = None, env: dict | None = None, library: str | None = LIBRARY) -> Driver:
+        driver = Driver(driver_exe, env, library)
         drivers.append(driver)
         if options is not None:
             code, answer = driver.new(options)
@@ -180,6 +203,87 @@ def test_version_and_abi(open_driver):
     _, version, abi = driver.send("version")
     assert re.fullmatch(r"\d+\.\d+\.\d+", b64d(version))
     assert abi == "1"
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading: the assembly holds no path; NativeMethods.Load opens the library chosen at run time.
+# ---------------------------------------------------------------------------------------------
+
+ODD_FOLDER = "MSCommerce dir with spaces – Ünïcødé ✓ 模块"
+
+
+@pytest.fixture(scope="module")
+def odd_library(tmp_path_factory):
+    """A copy of the library in a folder whose name has spaces and non-ASCII characters."""
+    folder = tmp_path_factory.mktemp("odd") / ODD_FOLDER
+    folder.mkdir()
+    copy = folder / "libmscommerce.so"
+    shutil.copyfile(LIBRARY, copy)
+    return str(copy)
+
+
+def test_loads_the_library_from_a_path_chosen_at_run_time(odd_library, fresh, open_driver):
+    driver = open_driver(library=None)
+    assert driver.loaded() == ("", False)
+    assert odd_library not in driver.mapped_files()
+    assert driver.load(odd_library) == odd_library
+    assert driver.loaded() == (odd_library, True)
+    mapped = driver.mapped_files()
+    assert odd_library in mapped, "the copy in the odd folder is the library mapped into the process"
+    assert LIBRARY not in mapped, "and not the original"
+    _, version, abi = driver.send("version")
+    assert abi == "1" and re.fullmatch(r"\d+\.\d+\.\d+", b64d(version))
+    code, answer = driver.new(options_for(fresh))
+    assert code == 0, answer
+    code, answer = driver.call("get", {"resource": "productPolicies", "policyId": POLICY, "accessToken": fresh.token()})
+    assert code == 0 and len(answer["value"]) == 12, answer
+
+
+def test_load_is_once_per_process(odd_library, open_driver):
+    """Loading again with the same path is a no-op; with another path it loads nothing and answers
+    the path in use (the module warns then)."""
+    driver = open_driver(library=None)
+    assert driver.load(LIBRARY) == LIBRARY
+    assert driver.load(LIBRARY) == LIBRARY
+    assert driver.load(odd_library) == LIBRARY
+    assert odd_library not in driver.mapped_files()
+    assert driver.loaded() == (LIBRARY, True)
+
+
+def test_calls_before_load_are_refused(open_driver):
+    driver = open_driver(library=None)
+    with pytest.raises(DriverException, match="InvalidOperationException: MSCommerce: the native library is not loaded"):
+        driver.send("version")
+    with pytest.raises(DriverException, match="InvalidOperationException"):
+        driver.new({})
+
+
+def test_load_failures_name_the_path_and_leave_nothing_loaded(tmp_path, open_driver):
+    driver = open_driver(library=None)
+    missing = str(tmp_path / "nowhere ✓" / "libmscommerce.so")
+    with pytest.raises(DriverException, match=r"DllNotFoundException: MSCommerce: could not load the native library '.*nowhere ✓/libmscommerce\.so': .*No such file"):
+        driver.load(missing)
+    with pytest.raises(DriverException, match="ArgumentException: MSCommerce: the native library's path must be absolute"):
+        driver.load("libmscommerce.so")
+    not_ours = tmp_path / "libnotours.so"
+    shutil.copyfile(Path(_a_loaded_shared_library()), not_ours)
+    with pytest.raises(DriverException, match="EntryPointNotFoundException: .* does not export msc_"):
+        driver.load(str(not_ours))
+    assert driver.loaded() == ("", False)
+    assert str(not_ours) not in driver.mapped_files(), "a library without the exports is closed again"
+    assert driver.load(LIBRARY) == LIBRARY, "a failed load does not stick"
+    _, _, abi = driver.send("version")
+    assert abi == "1"
+
+
+def _a_loaded_shared_library() -> str:
+    """An absolute path of some shared library that is not ours (libz, libm, ...): one of this
+    Python process's own."""
+    for line in Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split(None, 5)
+        if len(parts) == 6 and re.search(r"/lib(z|m|ffi|expat|bz2)\.so[.\d]*$", parts[5]):
+            return parts[5]
+    pytest.skip("no libz/libm/libffi mapped into this Python process")
 
 
 def test_session_new_rejects_bad_options(open_driver):
@@ -538,3 +642,59 @@ def test_certificate_file(tls_emulator, open_driver, tmp_path, form):
     assert material["pfxPassword"] not in json.dumps(answer)
     code, answer = driver.call("get", {"resource": "policies"})
     assert code == 0, answer
+
+
+# ---------------------------------------------------------------------------------------------
+# The module in PowerShell: the precompiled assembly (as build.sh makes it), else the Add-Type
+# fallback of a source checkout. Runs where PowerShell is found: $PWSH, else pwsh on PATH.
+# ---------------------------------------------------------------------------------------------
+
+IMPORT_SCRIPT = r"""
+param([string] $Manifest, [string] $Url, [string] $Token)
+$ErrorActionPreference = 'Stop'
+$VerbosePreference = 'Continue'
+$verbose = @(Import-Module -Name $Manifest 4>&1 | ForEach-Object { [string]$_ })
+$VerbosePreference = 'SilentlyContinue'
+Connect-MSCommerce -AccessToken $Token -ServiceUrl $Url -AuthorityHost $Url 6> $null
+$policies = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase)
+$type = [MSCommerce.Native.NativeMethods]
+ConvertTo-Json -Compress -InputObject ([ordered]@{
+    verbose  = $verbose
+    count    = $policies.Count
+    location = [string]$type.Assembly.Location
+    library  = [string]$type::LibraryPath
+})
+"""
+
+
+@pytest.fixture(scope="module")
+def pwsh():
+    path = os.environ.get("PWSH") or shutil.which("pwsh")
+    if not path:
+        pytest.skip("PowerShell not found ($PWSH or pwsh on PATH): the module's import with the precompiled shim is not run")
+    return path
+
+
+@pytest.mark.parametrize("precompiled", [True, False], ids=["precompiled-assembly", "add-type-fallback"])
+def test_module_imports_the_shim_and_calls_the_library(pwsh, fresh, tmp_path, precompiled):
+    module = tmp_path / "Modules" / "MSCommerce"
+    shutil.copytree(MODULE_DIR, module, ignore=shutil.ignore_patterns("bin", "runtimes"))
+    if precompiled:
+        (module / "bin").mkdir()
+        shim.compile_shim(module / "bin")
+    script = tmp_path / "import.ps1"
+    script.write_text(IMPORT_SCRIPT, encoding="utf-8")
+    env = dict(os.environ, MSCOMMERCE_NATIVE_LIBRARY=LIBRARY)
+    result = subprocess.run([pwsh, "-NoProfile", "-NonInteractive", "-File", str(script), str(module / "MSCommerce.psd1"),
+                             fresh.url, fresh.token()], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["count"] == 12, answer
+    assert answer["library"] == LIBRARY
+    compiled = [line for line in answer["verbose"] if "compiled the C# shim" in line]
+    if precompiled:
+        assert answer["location"] == str(module / "bin" / shim.ASSEMBLY_NAME)
+        assert compiled == [], answer["verbose"]
+    else:
+        assert answer["location"] == "", "an in-memory (Add-Type) assembly"
+        assert len(compiled) == 1 and str(module / "src" / "MSCommerce.Native.cs") in compiled[0], answer["verbose"]

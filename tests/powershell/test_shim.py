@@ -1,10 +1,16 @@
-"""The module's C# P/Invoke shim, generated exactly as the module generates it, compiled with Mono's
-mcs as C# 5 (what Windows PowerShell 5.1's Add-Type compiles), then checked by reflection and by
-text for the marshalling rules of shared/spec/testing.md."""
+"""The module's C# shim (ps-module/MSCommerce/src/MSCommerce.Native.cs), compiled as build.sh compiles
+it into the module's bin/MSCommerce.Native.dll: Mono's mcs as C# 5 (what Windows PowerShell 5.1's
+Add-Type compiles, the fallback of a source checkout without the assembly), then checked by
+reflection and by text for the marshalling rules of shared/spec/testing.md. The shim holds no
+library path: it opens the library given to NativeMethods.Load and calls the C ABI through Cdecl
+delegates; its only imports are the OS loaders'."""
 
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
+import subprocess
 
 import pytest
 
@@ -12,10 +18,6 @@ import shim
 from conftest import HERE, MODULE_DIR
 
 pytestmark = pytest.mark.skipif(not shim.have_mono(), reason="Mono (mcs, mono) not installed: run .ci/install-powershell-deps.sh")
-
-LIBRARY = "/opt/mscommerce/runtimes/linux-x64/native/libmscommerce.so"
-# A Windows-style path with the characters the substitution must escape.
-ODD_LIBRARY = 'C:\\Program Files\\Power"Shell\\Modules\\MSCommerce\\runtimes\\win-x64\\native\\mscommerce.dll'
 
 
 @pytest.fixture(scope="module")
@@ -29,59 +31,82 @@ def checker(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    return shim.compile_shim(tmp_path_factory.mktemp("shim"), LIBRARY)
+    return shim.compile_shim(tmp_path_factory.mktemp("shim"))
+
+
+@pytest.fixture(scope="module")
+def reflected(compiled, checker):
+    return shim.reflect(checker, compiled)
 
 
 def code_only(source: str) -> str:
-    """C# source without comments and string literals' contents (for text checks)."""
+    """C# source without comments (for text checks)."""
     source = re.sub(r"/\*.*?\*/", "", source, flags=re.S)
     source = re.sub(r"//[^\n]*", "", source)
     return source
-
-
-def test_template_has_exactly_one_placeholder():
-    template = shim.TEMPLATE.read_text(encoding="utf-8")
-    assert template.count(shim.PLACEHOLDER) == 1
-    assert f'public const string LibraryPath = "{shim.PLACEHOLDER}";' in template
-
-
-def test_module_applies_the_same_substitution():
-    """Native.ps1 replaces the same placeholder by the same escaping rule as shim.render()."""
-    native = (MODULE_DIR / "Private" / "Native.ps1").read_text(encoding="utf-8")
-    assert "$LibraryPath.Replace('\\', '\\\\').Replace('\"', '\\\"')" in native
-    assert f"$template.Replace('{shim.PLACEHOLDER}', $escaped)" in native
-    assert "'MSCommerce.Native.cs.template'" in native
 
 
 def test_shim_compiles_as_csharp5_with_warnings_as_errors(compiled):
     assert compiled.is_file()
 
 
-def test_odd_path_survives_substitution(tmp_path, checker):
-    assembly = shim.compile_shim(tmp_path, ODD_LIBRARY)
-    methods, constants = shim.reflect(checker, assembly)
-    assert constants["MSCommerce.Native.NativeMethods.LibraryPath"] == ODD_LIBRARY
-    assert {m["library"] for m in methods} == {ODD_LIBRARY}
+def test_no_library_path_is_compiled_in(reflected):
+    """One assembly for every install: no string constant or import names the MSCommerce library."""
+    methods, constants, _ = reflected
+    for name, value in constants.items():
+        assert not re.search(r"mscommerce\.(dll|so|dylib)", value, re.I), f"{name} = {value!r} is a library path"
+    assert {m["library"] for m in methods} <= set(shim.LOADER_LIBRARIES), {m["library"] for m in methods}
+    source = shim.SOURCE.read_text(encoding="utf-8")
+    assert "__MSCOMMERCE_LIBRARY_PATH__" not in source
 
 
-def test_reflection_pinvoke_signatures(compiled, checker):
-    methods, constants = shim.reflect(checker, compiled)
-    assert constants["MSCommerce.Native.NativeMethods.LibraryPath"] == LIBRARY
-    assert {m["entry"] for m in methods} == shim.ABI_FUNCTIONS, "one import per C ABI function"
-    assert all(m["type"] == "MSCommerce.Native.NativeMethods" for m in methods)
-    assert all(m["library"] == LIBRARY for m in methods), "DllImport names the absolute path"
-    assert shim.marshalling_violations(methods) == []
-    by_entry = {m["entry"]: m for m in methods}
-    assert by_entry["msc_session_new"]["parameters"] == ["System.Byte[]", "out System.IntPtr&", "out System.IntPtr&"]
+def test_reflection_abi_delegates(reflected):
+    """The C ABI is called through one delegate type per export, named as the export, all Cdecl,
+    with byte[] in and IntPtr out (no string, StringBuilder or char)."""
+    _, _, delegates = reflected
+    abi = [d for d in delegates if d["type"].startswith("MSCommerce.Native.NativeMethods+Exports+")]
+    assert {d["method"] for d in abi} == shim.ABI_FUNCTIONS, "one delegate per C ABI function"
+    assert len(abi) == len(shim.ABI_FUNCTIONS)
+    assert shim.marshalling_violations(abi) == []
+    assert all(d["charSet"] != "Auto" and d["charSet"] != "Unicode" for d in abi)
+    by_name = {d["method"]: d for d in abi}
+    assert by_name["msc_session_new"]["parameters"] == ["System.Byte[]", "out System.IntPtr&", "out System.IntPtr&"]
     for name in ("msc_connect", "msc_get", "msc_update"):
-        assert by_entry[name]["parameters"] == ["System.IntPtr", "System.Byte[]", "out System.IntPtr&"]
-        assert by_entry[name]["returnType"] == "System.Int32"
-    assert by_entry["msc_version"]["returnType"] == "System.IntPtr"
-    assert by_entry["msc_string_free"]["parameters"] == ["System.IntPtr"]
+        assert by_name[name]["parameters"] == ["System.IntPtr", "System.Byte[]", "out System.IntPtr&"]
+        assert by_name[name]["returnType"] == "System.Int32"
+    assert by_name["msc_version"]["returnType"] == "System.IntPtr"
+    assert by_name["msc_abi_version"]["returnType"] == "System.Int32"
+    assert by_name["msc_string_free"]["parameters"] == ["System.IntPtr"]
+    assert by_name["msc_session_free"]["parameters"] == ["System.IntPtr"]
+    assert by_name["msc_disconnect"]["parameters"] == ["System.IntPtr"]
+    others = [d["type"] for d in delegates if d not in abi]
+    assert others == [], f"delegate types outside NativeMethods.Exports: {others}"
+
+
+def test_reflection_loader_imports(reflected):
+    """The only P/Invokes are the OS loaders': kernel32 (StdCall, WINAPI on x86) on Windows, dlopen
+    and friends (Cdecl) from libdl.so.2, libc.so.6 or libSystem.dylib; paths and names go in as byte[]."""
+    methods, _, _ = reflected
+    by_library = {}
+    for m in methods:
+        by_library.setdefault(m["library"], set()).add(m["entry"])
+    assert by_library == shim.LOADER_LIBRARIES
+    kernel32 = [m for m in methods if m["library"] == "kernel32.dll"]
+    dl = [m for m in methods if m["library"] != "kernel32.dll"]
+    assert shim.marshalling_violations(kernel32, "StdCall") == []
+    assert shim.marshalling_violations(dl) == []
+    by_entry = {(m["library"], m["entry"]): m for m in methods}
+    assert by_entry[("kernel32.dll", "LoadLibraryExW")]["parameters"] == ["System.Byte[]", "System.IntPtr", "System.UInt32"]
+    assert by_entry[("kernel32.dll", "GetProcAddress")]["parameters"] == ["System.IntPtr", "System.Byte[]"]
+    for library in ("libdl.so.2", "libc.so.6", "libSystem.dylib"):
+        assert by_entry[(library, "dlopen")]["parameters"] == ["System.Byte[]", "System.Int32"]
+        assert by_entry[(library, "dlsym")]["parameters"] == ["System.IntPtr", "System.Byte[]"]
+        assert by_entry[(library, "dlerror")]["returnType"] == "System.IntPtr"
+    assert all(m["type"].startswith("MSCommerce.Native.NativeMethods+") for m in methods)
 
 
 def test_reflection_check_catches_bad_signatures(tmp_path, checker):
-    """The checker is real: string/StringBuilder/char parameters and a non-Cdecl import are flagged."""
+    """The checker is real: string/StringBuilder/char parameters and a non-Cdecl import or delegate are flagged."""
     bad = tmp_path / "Bad.cs"
     bad.write_text(
         "using System; using System.Runtime.InteropServices; using System.Text;\n"
@@ -90,13 +115,16 @@ def test_reflection_check_catches_bad_signatures(tmp_path, checker):
         "  [DllImport(\"/x/libmscommerce.so\", CallingConvention = CallingConvention.Cdecl)] public static extern string b(IntPtr p);\n"
         "  [DllImport(\"/x/libmscommerce.so\", CallingConvention = CallingConvention.Cdecl)] public static extern void c(StringBuilder s, char ch);\n"
         "  [DllImport(\"/x/libmscommerce.so\", CallingConvention = CallingConvention.Cdecl)] public static extern void d(out string s);\n"
+        "  [UnmanagedFunctionPointer(CallingConvention.StdCall)] public delegate int e(string s);\n"
+        "  public delegate void f(IntPtr p);\n"
+        "  [UnmanagedFunctionPointer(CallingConvention.Cdecl)] public delegate void g(StringBuilder s, out string t);\n"
         "}\n",
         encoding="utf-8",
     )
     out = tmp_path / "Bad.dll"
     result = shim.mcs([bad], out)
     assert result.returncode == 0, result.stdout + result.stderr
-    methods, _ = shim.reflect(checker, out)
+    methods, _, delegates = shim.reflect(checker, out)
     problems = shim.marshalling_violations(methods)
     assert any("a: calling convention" in p for p in problems)
     assert any("a: System.String" in p for p in problems)
@@ -104,6 +132,12 @@ def test_reflection_check_catches_bad_signatures(tmp_path, checker):
     assert any("c: System.Text.StringBuilder" in p for p in problems)
     assert any("c: System.Char" in p for p in problems)
     assert any("d: out System.String&" in p for p in problems)
+    problems = shim.marshalling_violations(delegates)
+    assert any("e: calling convention StdCall" in p for p in problems)
+    assert any("e: System.String" in p for p in problems)
+    assert any("f: calling convention NONE" in p for p in problems), "a delegate without [UnmanagedFunctionPointer] is flagged"
+    assert any("g: System.Text.StringBuilder" in p for p in problems)
+    assert any("g: out System.String&" in p for p in problems)
 
 
 FORBIDDEN_TEXT = {
@@ -124,17 +158,20 @@ FORBIDDEN_TEXT = {
 }
 
 
-def test_text_rules_of_the_template():
-    code = code_only(shim.TEMPLATE.read_text(encoding="utf-8"))
+def test_text_rules_of_the_source():
+    code = code_only(shim.SOURCE.read_text(encoding="utf-8"))
     found = [f"{why}: {pattern}" for pattern, why in FORBIDDEN_TEXT.items() if re.search(pattern, code)]
     assert not found, found
-    imports = re.findall(r"\[DllImport\(([^\]]*)\)\]", code)
-    assert len(imports) == len(shim.ABI_FUNCTIONS)
-    for arguments in imports:
-        assert arguments.startswith("LibraryPath,"), arguments
-        assert "CallingConvention = CallingConvention.Cdecl" in arguments, arguments
+    pointers = re.findall(r"\[UnmanagedFunctionPointer\(([^\]]*)\)\]\s*public delegate \w+ (\w+)\(", code)
+    assert {name for _, name in pointers} == shim.ABI_FUNCTIONS
+    assert all(arguments == "CallingConvention.Cdecl" for arguments, _ in pointers), pointers
+    imports = re.findall(r"\[DllImport\(\"([^\"]*)\"", code)
+    assert set(imports) == set(shim.LOADER_LIBRARIES), "DllImport names only the OS loaders"
+    assert "Marshal.GetDelegateForFunctionPointer" in code
     assert "Marshal.ReadByte" in code and "Marshal.Copy" in code and "Encoding.UTF8.GetString" in code
     assert re.search(r"finally\s*\{\s*NativeMethods\.msc_string_free\(", code), "answers are freed in finally"
+    for api in ("NativeLibrary", "RuntimeInformation", "GetDelegateForFunctionPointer<"):
+        assert api not in code, f"{api} is missing on .NET Framework 4.5"
 
 
 def test_text_rules_catch_violations():
@@ -178,8 +215,57 @@ def test_mcs_without_langversion_accepts_the_same_snippet(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_only_native_methods_declares_pinvokes(compiled, checker):
+def test_only_native_methods_touches_native_code(reflected):
     """The managed wrapper (Utf8, NativeSession) takes and returns .NET strings; only NativeMethods
-    touches the ABI."""
-    methods, _ = shim.reflect(checker, compiled)
-    assert {m["type"] for m in methods} == {"MSCommerce.Native.NativeMethods"}
+    (its loader imports and its Exports delegates) touches native code."""
+    methods, _, delegates = reflected
+    assert {m["type"].split("+")[0] for m in methods} == {"MSCommerce.Native.NativeMethods"}
+    assert {d["type"].split("+")[0] for d in delegates} == {"MSCommerce.Native.NativeMethods"}
+
+
+def test_module_loads_the_assembly_else_compiles_the_source():
+    """Native.ps1 loads bin/MSCommerce.Native.dll, else compiles src/MSCommerce.Native.cs with
+    Add-Type (saying so in a Verbose line), then NativeMethods.Load(absolute path), once per process."""
+    native = (MODULE_DIR / "Private" / "Native.ps1").read_text(encoding="utf-8")
+    assert "'bin', 'MSCommerce.Native.dll'" in native
+    assert "'src', 'MSCommerce.Native.cs'" in native
+    assert "[System.Reflection.Assembly]::LoadFrom(" in native
+    assert "Add-Type -TypeDefinition $source" in native
+    assert re.search(r"Write-Verbose \(\"MSCommerce: compiled the C# shim", native)
+    assert "$nativeMethods::Load($LibraryPath)" in native
+    assert "'MSCommerce.Native.NativeMethods' -as [type]" in native
+    assert "Write-Warning" in native and "already loaded the native library" in native
+
+
+def build_sh_mcs_flags() -> list[str]:
+    text = shim.BUILD_SH.read_text(encoding="utf-8")
+    match = re.search(r"^MCS_FLAGS=\(([^)]*)\)", text, re.M)
+    assert match, "build.sh defines MCS_FLAGS=(...)"
+    return shlex.split(match.group(1))
+
+
+def test_build_scripts_compile_the_shim_as_the_tests_do():
+    """build.sh and build.ps1 compile the same source with the flags these tests use."""
+    assert sorted(build_sh_mcs_flags()) == sorted(shim.MCS_FLAGS + ["-target:library"])
+    build_sh = shim.BUILD_SH.read_text(encoding="utf-8")
+    assert "src/MSCommerce.Native.cs" in build_sh and "bin/MSCommerce.Native.dll" in build_sh
+    build_ps1 = shim.BUILD_PS1.read_text(encoding="utf-8")
+    for flag in shim.MCS_FLAGS + ["-target:library"]:
+        assert f"'{flag}'" in build_ps1, flag
+    assert "'MSCommerce.Native.cs'" in build_ps1 and "'MSCommerce.Native.dll'" in build_ps1
+    assert "-OutputAssembly" in build_ps1 and "csc.exe" in build_ps1
+
+
+def test_build_sh_shim_only_builds_the_assembly(tmp_path, checker):
+    """`build.sh --shim-only` writes bin/MSCommerce.Native.dll of the module it belongs to (run on a
+    copy, so the working tree's module is left alone)."""
+    root = tmp_path / "checkout"
+    (root / "ps-module").mkdir(parents=True)
+    shutil.copy2(shim.BUILD_SH, root / "build.sh")
+    shutil.copytree(MODULE_DIR / "src", root / "ps-module" / "MSCommerce" / "src")
+    result = subprocess.run(["bash", str(root / "build.sh"), "--shim-only"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    built = root / "ps-module" / "MSCommerce" / "bin" / shim.ASSEMBLY_NAME
+    assert built.is_file(), result.stdout + result.stderr
+    _, _, delegates = shim.reflect(checker, built)
+    assert {d["method"] for d in delegates} == shim.ABI_FUNCTIONS

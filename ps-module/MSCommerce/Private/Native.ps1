@@ -1,6 +1,7 @@
-# Loading the native library: pick the file for this OS and process architecture, generate the
-# C# shim with its absolute path, compile it once per process, open one native session per
-# runspace (module import).
+# Loading the native library: pick the file for this OS and process architecture, load the C#
+# shim once per process (the precompiled bin/MSCommerce.Native.dll, else src/MSCommerce.Native.cs
+# compiled with Add-Type), have it open the library by that absolute path, and open one native
+# session per runspace (module import).
 
 function Get-MSCommerceRuntimeIdentifier {
     <#
@@ -11,11 +12,12 @@ function Get-MSCommerceRuntimeIdentifier {
     [OutputType([hashtable])]
     param()
 
-    # Windows PowerShell 5.1 has no $IsWindows/$IsLinux/$IsMacOS: there, it is Windows. Ignore, not
-    # SilentlyContinue: the latter would still leave three errors in $Error at every import on 5.1.
-    $onWindows = Get-Variable -Name 'IsWindows' -ValueOnly -ErrorAction Ignore
-    $onLinux = Get-Variable -Name 'IsLinux' -ValueOnly -ErrorAction Ignore
-    $onMacOS = Get-Variable -Name 'IsMacOS' -ValueOnly -ErrorAction Ignore
+    # Windows PowerShell 5.1 has no $IsWindows/$IsLinux/$IsMacOS: there, it is Windows. Read through
+    # PSVariable.GetValue: $null when absent, with no error in $Error and under any strict mode, and
+    # no cmdlet (Get-Variable would load Microsoft.PowerShell.Utility at import, ~0.1 s).
+    $onWindows = $ExecutionContext.SessionState.PSVariable.GetValue('IsWindows')
+    $onLinux = $ExecutionContext.SessionState.PSVariable.GetValue('IsLinux')
+    $onMacOS = $ExecutionContext.SessionState.PSVariable.GetValue('IsMacOS')
     if ($null -eq $onWindows) {
         $onWindows = $true
     }
@@ -131,40 +133,41 @@ function Resolve-MSCommerceNativeLibrary {
     [System.IO.Path]::GetFullPath($candidate)
 }
 
-function Get-MSCommerceShimSource {
+function Get-MSCommerceShimPath {
     <#
     .SYNOPSIS
-    The C# source of the P/Invoke shim: the template with the library's absolute path substituted.
-
-    .DESCRIPTION
-    The template holds one placeholder, __MSCOMMERCE_LIBRARY_PATH__, inside a regular C# string
-    literal. It is replaced by the path with each backslash doubled and each double quote escaped
-    with a backslash. tests/powershell applies the same rule to compile the shim with Mono.
+    Where the C# shim is: the precompiled assembly (bin/MSCommerce.Native.dll) and its source
+    (src/MSCommerce.Native.cs), under the module folder.
     #>
     [CmdletBinding()]
-    [OutputType([string])]
+    [OutputType([hashtable])]
     param(
         [Parameter(Mandatory = $true)]
-        [string] $TemplatePath,
-
-        [Parameter(Mandatory = $true)]
-        [string] $LibraryPath
+        [string] $ModuleRoot
     )
 
-    $template = [System.IO.File]::ReadAllText($TemplatePath, [System.Text.Encoding]::UTF8)
-    $escaped = $LibraryPath.Replace('\', '\\').Replace('"', '\"')
-    $template.Replace('__MSCOMMERCE_LIBRARY_PATH__', $escaped)
+    @{
+        Assembly = [System.IO.Path]::Combine($ModuleRoot, 'bin', 'MSCommerce.Native.dll')
+        Source   = [System.IO.Path]::Combine($ModuleRoot, 'src', 'MSCommerce.Native.cs')
+    }
 }
 
 function Import-MSCommerceShim {
     <#
     .SYNOPSIS
-    Compiles the shim with Add-Type, once per process.
+    Loads the C# shim once per process, then the native library through it.
+
+    .DESCRIPTION
+    The shim is the assembly bin/MSCommerce.Native.dll that build.ps1 and build.sh compile. In a
+    source checkout without it, src/MSCommerce.Native.cs is compiled with Add-Type (slower: the
+    first Add-Type of a process loads the C# compiler), which a Verbose line says. The shim holds
+    no path: NativeMethods.Load opens the library by the absolute path given here. It loads once
+    per process; asked again, it returns the path it loaded (with another path: a warning).
     #>
     [CmdletBinding()]
     param(
         [Parameter(Mandatory = $true)]
-        [string] $TemplatePath,
+        [string] $ModuleRoot,
 
         [Parameter(Mandatory = $true)]
         [string] $LibraryPath
@@ -172,16 +175,38 @@ function Import-MSCommerceShim {
 
     $nativeMethods = 'MSCommerce.Native.NativeMethods' -as [type]
     if ($null -eq $nativeMethods) {
-        $source = Get-MSCommerceShimSource -TemplatePath $TemplatePath -LibraryPath $LibraryPath
-        Add-Type -TypeDefinition $source -Language CSharp -ErrorAction Stop
+        $shim = Get-MSCommerceShimPath -ModuleRoot $ModuleRoot
+        if ([System.IO.File]::Exists($shim.Assembly)) {
+            if ($ExecutionContext.SessionState.LanguageMode -eq 'FullLanguage') {
+                # Add-Type -LiteralPath would load the C# compiler's assemblies too (~0.25 s).
+                $null = [System.Reflection.Assembly]::LoadFrom($shim.Assembly)
+            }
+            else {
+                Add-Type -LiteralPath $shim.Assembly -ErrorAction Stop
+            }
+        }
+        elseif ([System.IO.File]::Exists($shim.Source)) {
+            $source = [System.IO.File]::ReadAllText($shim.Source, [System.Text.Encoding]::UTF8)
+            Add-Type -TypeDefinition $source -Language CSharp -ErrorAction Stop
+            Write-Verbose ("MSCommerce: compiled the C# shim '$($shim.Source)' with Add-Type, as '$($shim.Assembly)' " +
+                'is missing (build.ps1 or build.sh builds it; a module with it imports faster).')
+        }
+        else {
+            $message = "MSCommerce: the C# shim is missing: neither '$($shim.Assembly)' nor its source '$($shim.Source)' exists. " +
+                'Reinstall the module, or build it with build.ps1.'
+            throw (New-Object System.IO.FileNotFoundException -ArgumentList $message, $shim.Assembly)
+        }
         $nativeMethods = 'MSCommerce.Native.NativeMethods' -as [type]
     }
-    else {
-        $loadedPath = [string]$nativeMethods::LibraryPath
-        if ($loadedPath -ne $LibraryPath) {
-            Write-Warning ("MSCommerce: this process already loaded the native library from '$loadedPath'; " +
-                "it keeps using it instead of '$LibraryPath'. Start a new PowerShell session to switch.")
-        }
+    if ($null -eq $nativeMethods.GetMethod('Load')) {
+        throw ('MSCommerce: this process holds the shim of an older MSCommerce module (it has no run-time loading). ' +
+            'Start a new PowerShell session to import this version.')
+    }
+
+    $loadedPath = [string]$nativeMethods::Load($LibraryPath)
+    if ($loadedPath -ne $LibraryPath) {
+        Write-Warning ("MSCommerce: this process already loaded the native library from '$loadedPath'; " +
+            "it keeps using it instead of '$LibraryPath'. Start a new PowerShell session to switch.")
     }
     $nativeMethods
 }
@@ -232,8 +257,7 @@ function Initialize-MSCommerceNative {
     )
 
     $libraryPath = Resolve-MSCommerceNativeLibrary -ModuleRoot $ModuleRoot
-    $templatePath = [System.IO.Path]::Combine($ModuleRoot, 'MSCommerce.Native.cs.template')
-    $nativeMethods = Import-MSCommerceShim -TemplatePath $templatePath -LibraryPath $libraryPath
+    $nativeMethods = Import-MSCommerceShim -ModuleRoot $ModuleRoot -LibraryPath $libraryPath
 
     $abi = [MSCommerce.Native.NativeSession]::AbiVersion()
     if ($abi -ne $nativeMethods::ExpectedAbiVersion) {
@@ -260,6 +284,9 @@ function Initialize-MSCommerceNative {
 
     $script:MSCommerceLibraryPath = $libraryPath
     $script:MSCommerceSession = $session
-    Write-Verbose ("MSCommerce: native library $([MSCommerce.Native.NativeSession]::LibraryVersion()) " +
-        "(ABI $abi) loaded from '$libraryPath'")
+    # Guarded: Write-Verbose lives in Microsoft.PowerShell.Utility, whose first use costs ~0.1 s.
+    if ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') {
+        Write-Verbose ("MSCommerce: native library $([MSCommerce.Native.NativeSession]::LibraryVersion()) " +
+            "(ABI $abi) loaded from '$libraryPath'")
+    }
 }

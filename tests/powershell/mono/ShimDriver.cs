@@ -4,6 +4,8 @@
 //
 // Protocol: one command per line on stdin, fields separated by tabs, payloads base64 of UTF-8.
 // One answer line per command on stdout, fields separated by tabs:
+//   load <b64 absolute path>         -> 0 <b64 path in use>           (NativeMethods.Load)
+//   loaded                           -> 0 <b64 NativeMethods.LibraryPath> <True|False IsLoaded>
 //   version                          -> 0 <b64 version> <abi>
 //   new <b64 options>                -> <code> <b64 answer>       (opens the session; frees the previous one)
 //   connect|get|update <b64 request> -> <code> <b64 answer>
@@ -94,6 +96,10 @@ public static class ShimDriver
     {
         switch (f[0])
         {
+            case "load":
+                return "0\t" + B64(NativeMethods.Load(Unb64(f[1])));
+            case "loaded":
+                return "0\t" + B64(NativeMethods.LibraryPath) + "\t" + NativeMethods.IsLoaded;
             case "version":
                 return "0\t" + B64(NativeSession.LibraryVersion()) + "\t" + NativeSession.AbiVersion();
             case "new":

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): what `Import-Module MSCommerce` costs over a bare
+# PowerShell start, with the precompiled shim (bin/MSCommerce.Native.dll) and
+# with the Add-Type fallback of a source checkout, measured side by side in
+# one run: N rounds, each running in turn
+#   pwsh -NoProfile -Command exit
+#   pwsh -NoProfile -Command 'Import-Module <module with bin/>; exit'
+#   pwsh -NoProfile -Command 'Import-Module <module without bin/>; exit'
+# after one unmeasured warm-up round; prints the medians, the import's cost
+# over the bare start and the ratios. Goal: under 0.30 s over bare pwsh.
+#
+#   benches/module-import.sh [N]        (N defaults to 7)
+#
+# PowerShell: $PWSH, else pwsh on PATH, else ../shared/tools/pwsh/install.sh.
+# Native library: $MSCOMMERCE_NATIVE_LIBRARY, else the module's staged
+# runtimes/linux-x64 (build.sh), else target/release, else target/debug.
+# The shim: the module's bin/MSCommerce.Native.dll when built (build.sh),
+# else compiled here with mcs as build.sh does. Both variants run from
+# copies of ps-module/MSCommerce in a temporary folder.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+MODULE="$ROOT/ps-module/MSCommerce"
+runs=${1:-7}
+case $runs in '' | *[!0-9]* | 0) echo "module-import.sh: N must be a positive number" >&2; exit 2 ;; esac
+
+pwsh=${PWSH:-}
+if [ -z "$pwsh" ]; then
+    pwsh=$(command -v pwsh || true)
+fi
+if [ -z "$pwsh" ] && [ -x "$ROOT/../shared/tools/pwsh/install.sh" ]; then
+    pwsh=$("$ROOT/../shared/tools/pwsh/install.sh" | tail -1)
+fi
+if [ -z "$pwsh" ] || [ ! -x "$pwsh" ]; then
+    echo "module-import.sh: no PowerShell: set PWSH or put pwsh on PATH" >&2
+    exit 1
+fi
+
+library=${MSCOMMERCE_NATIVE_LIBRARY:-}
+if [ -z "$library" ]; then
+    for candidate in "$MODULE/runtimes/linux-x64/native/libmscommerce.so" \
+        "${CARGO_TARGET_DIR:-$ROOT/target}/release/libmscommerce.so" \
+        "${CARGO_TARGET_DIR:-$ROOT/target}/debug/libmscommerce.so"; do
+        if [ -f "$candidate" ]; then
+            library=$candidate
+            break
+        fi
+    done
+fi
+if [ -z "$library" ] || [ ! -f "$library" ]; then
+    echo "module-import.sh: native library not found: build it (./build.sh or cargo build --lib) or set MSCOMMERCE_NATIVE_LIBRARY" >&2
+    exit 1
+fi
+export MSCOMMERCE_NATIVE_LIBRARY=$library
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/mscommerce-import-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+stage() {
+    mkdir -p "$work/$1"
+    cp -R "$MODULE" "$work/$1/MSCommerce"
+    rm -rf "$work/$1/MSCommerce/bin" "$work/$1/MSCommerce/runtimes"
+}
+stage precompiled
+stage fallback
+mkdir -p "$work/precompiled/MSCommerce/bin"
+shim="$work/precompiled/MSCommerce/bin/MSCommerce.Native.dll"
+if [ -f "$MODULE/bin/MSCommerce.Native.dll" ]; then
+    cp "$MODULE/bin/MSCommerce.Native.dll" "$shim"
+    shim_from="the module's bin/ (build.sh)"
+elif command -v mcs >/dev/null 2>&1; then
+    mcs -noconfig -langversion:5 -target:library -r:System.dll -warnaserror+ -out:"$shim" "$MODULE/src/MSCommerce.Native.cs"
+    shim_from="mcs, here"
+else
+    echo "module-import.sh: no bin/MSCommerce.Native.dll and no mcs to build it (./build.sh)" >&2
+    exit 1
+fi
+
+names=(bare precompiled fallback)
+commands=(
+    'exit'
+    "Import-Module -Name '$work/precompiled/MSCommerce/MSCommerce.psd1' -ErrorAction Stop; exit"
+    "Import-Module -Name '$work/fallback/MSCommerce/MSCommerce.psd1' -ErrorAction Stop; exit"
+)
+
+# measure <command>: runs pwsh once, prints "<wall s> <cpu s>" (CPU: user + system
+# of pwsh and its children, less disturbed than the wall time by other work).
+measure() {
+    local TIMEFORMAT='%R %U %S' timing
+    if ! timing=$( { time "$pwsh" -NoProfile -Command "$1" >"$work/out" 2>&1; } 2>&1 ); then
+        echo "module-import.sh: failed: pwsh -NoProfile -Command \"$1\"" >&2
+        cat "$work/out" >&2
+        exit 1
+    fi
+    echo "$timing" | awk '{ printf "%.3f %.3f", $1, $2 + $3 }'
+}
+
+median() {
+    tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+echo "pwsh:    $pwsh ($("$pwsh" -NoProfile -Command '$PSVersionTable.PSVersion.ToString()'))"
+echo "library: $library"
+echo "shim:    $shim_from"
+echo "runs:    $runs rounds of bare / precompiled / fallback, in turn (after 1 warm-up round)"
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime | sed 's/.*average[s]*: //'; }
+echo "load:    $(loadavg) ($(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') CPUs; other work on the machine slows every variant)"
+
+for i in 0 1 2; do
+    measure "${commands[$i]}" >/dev/null
+done
+declare -A wall=() cpu=()
+for round in $(seq 1 "$runs"); do
+    line="round $round:"
+    for i in 0 1 2; do
+        result=$(measure "${commands[$i]}")
+        read -r w c <<<"$result"
+        wall[${names[$i]}]+=" $w"
+        cpu[${names[$i]}]+=" $c"
+        line+=$(printf ' %s %.2f s (cpu %.2f s)' "${names[$i]}" "$w" "$c")
+    done
+    echo "$line"
+done
+echo "load:    $(loadavg) at the end"
+
+bare=$(echo "${wall[bare]}" | median)
+pre=$(echo "${wall[precompiled]}" | median)
+fall=$(echo "${wall[fallback]}" | median)
+bare_cpu=$(echo "${cpu[bare]}" | median)
+pre_cpu=$(echo "${cpu[precompiled]}" | median)
+fall_cpu=$(echo "${cpu[fallback]}" | median)
+awk -v bare="$bare" -v pre="$pre" -v fall="$fall" -v bc="$bare_cpu" -v pc="$pre_cpu" -v fc="$fall_cpu" 'BEGIN {
+    printf "\nmedians (wall): bare pwsh %.2f s, import with the precompiled shim %.2f s, import with the Add-Type fallback %.2f s\n", bare, pre, fall
+    printf "medians (cpu):  bare pwsh %.2f s, import with the precompiled shim %.2f s, import with the Add-Type fallback %.2f s\n", bc, pc, fc
+    printf "import over bare pwsh: %.2f s (goal < 0.30 s: %s); import/bare %.2fx; cpu over bare %.2f s\n", pre - bare, (pre - bare < 0.30 ? "met" : "NOT met"), pre / bare, pc - bc
+    printf "Add-Type fallback over bare pwsh: %.2f s; fallback/bare %.2fx; cpu over bare %.2f s\n", fall - bare, fall / bare, fc - bc
+    if (pre - bare > 0) printf "the precompiled shim makes the import %.1fx cheaper (%.2f s less)\n", (fall - bare) / (pre - bare), fall - pre
+}'
