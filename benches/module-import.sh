@@ -13,10 +13,11 @@
 #
 # PowerShell: $PWSH, else pwsh on PATH, else ../shared/tools/pwsh/install.sh.
 # Native library: $MSCOMMERCE_NATIVE_LIBRARY, else the module's staged
-# runtimes/linux-x64 (build.sh), else target/release, else target/debug.
+# runtimes/<rid>/native (build.sh), else target/release, else target/debug.
 # The shim: the module's bin/MSCommerce.Native.dll when built (build.sh),
 # else compiled here with mcs as build.sh does. Both variants run from
-# copies of ps-module/MSCommerce in a temporary folder.
+# copies of ps-module/MSCommerce in a temporary folder laid out as shipped
+# (the library in runtimes/<rid>/native/, MSCOMMERCE_NATIVE_LIBRARY unset).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -37,11 +38,19 @@ if [ -z "$pwsh" ] || [ ! -x "$pwsh" ]; then
     exit 1
 fi
 
+case "$(uname -s)/$(uname -m)" in
+    Linux/x86_64 | Linux/amd64) rid=linux-x64 file=libmscommerce.so ;;
+    Linux/aarch64 | Linux/arm64) rid=linux-arm64 file=libmscommerce.so ;;
+    Darwin/x86_64) rid=osx-x64 file=libmscommerce.dylib ;;
+    Darwin/arm64) rid=osx-arm64 file=libmscommerce.dylib ;;
+    *) echo "module-import.sh: no runtime id for $(uname -s)/$(uname -m)" >&2; exit 1 ;;
+esac
+
 library=${MSCOMMERCE_NATIVE_LIBRARY:-}
 if [ -z "$library" ]; then
-    for candidate in "$MODULE/runtimes/linux-x64/native/libmscommerce.so" \
-        "${CARGO_TARGET_DIR:-$ROOT/target}/release/libmscommerce.so" \
-        "${CARGO_TARGET_DIR:-$ROOT/target}/debug/libmscommerce.so"; do
+    for candidate in "$MODULE/runtimes/$rid/native/$file" \
+        "${CARGO_TARGET_DIR:-$ROOT/target}/release/$file" \
+        "${CARGO_TARGET_DIR:-$ROOT/target}/debug/$file"; do
         if [ -f "$candidate" ]; then
             library=$candidate
             break
@@ -52,7 +61,7 @@ if [ -z "$library" ] || [ ! -f "$library" ]; then
     echo "module-import.sh: native library not found: build it (./build.sh or cargo build --lib) or set MSCOMMERCE_NATIVE_LIBRARY" >&2
     exit 1
 fi
-export MSCOMMERCE_NATIVE_LIBRARY=$library
+unset MSCOMMERCE_NATIVE_LIBRARY
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mscommerce-import-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -60,6 +69,8 @@ stage() {
     mkdir -p "$work/$1"
     cp -R "$MODULE" "$work/$1/MSCommerce"
     rm -rf "$work/$1/MSCommerce/bin" "$work/$1/MSCommerce/runtimes"
+    mkdir -p "$work/$1/MSCommerce/runtimes/$rid/native"
+    cp "$library" "$work/$1/MSCommerce/runtimes/$rid/native/$file"
 }
 stage precompiled
 stage fallback

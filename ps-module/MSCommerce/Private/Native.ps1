@@ -133,25 +133,6 @@ function Resolve-MSCommerceNativeLibrary {
     [System.IO.Path]::GetFullPath($candidate)
 }
 
-function Get-MSCommerceShimPath {
-    <#
-    .SYNOPSIS
-    Where the C# shim is: the precompiled assembly (bin/MSCommerce.Native.dll) and its source
-    (src/MSCommerce.Native.cs), under the module folder.
-    #>
-    [CmdletBinding()]
-    [OutputType([hashtable])]
-    param(
-        [Parameter(Mandatory = $true)]
-        [string] $ModuleRoot
-    )
-
-    @{
-        Assembly = [System.IO.Path]::Combine($ModuleRoot, 'bin', 'MSCommerce.Native.dll')
-        Source   = [System.IO.Path]::Combine($ModuleRoot, 'src', 'MSCommerce.Native.cs')
-    }
-}
-
 function Import-MSCommerceShim {
     <#
     .SYNOPSIS
@@ -175,26 +156,27 @@ function Import-MSCommerceShim {
 
     $nativeMethods = 'MSCommerce.Native.NativeMethods' -as [type]
     if ($null -eq $nativeMethods) {
-        $shim = Get-MSCommerceShimPath -ModuleRoot $ModuleRoot
-        if ([System.IO.File]::Exists($shim.Assembly)) {
+        $assemblyPath = [System.IO.Path]::Combine($ModuleRoot, 'bin', 'MSCommerce.Native.dll')
+        $sourcePath = [System.IO.Path]::Combine($ModuleRoot, 'src', 'MSCommerce.Native.cs')
+        if ([System.IO.File]::Exists($assemblyPath)) {
             if ($ExecutionContext.SessionState.LanguageMode -eq 'FullLanguage') {
                 # Add-Type -LiteralPath would load the C# compiler's assemblies too (~0.25 s).
-                $null = [System.Reflection.Assembly]::LoadFrom($shim.Assembly)
+                $null = [System.Reflection.Assembly]::LoadFrom($assemblyPath)
             }
             else {
-                Add-Type -LiteralPath $shim.Assembly -ErrorAction Stop
+                Add-Type -LiteralPath $assemblyPath -ErrorAction Stop
             }
         }
-        elseif ([System.IO.File]::Exists($shim.Source)) {
-            $source = [System.IO.File]::ReadAllText($shim.Source, [System.Text.Encoding]::UTF8)
+        elseif ([System.IO.File]::Exists($sourcePath)) {
+            $source = [System.IO.File]::ReadAllText($sourcePath, [System.Text.Encoding]::UTF8)
             Add-Type -TypeDefinition $source -Language CSharp -ErrorAction Stop
-            Write-Verbose ("MSCommerce: compiled the C# shim '$($shim.Source)' with Add-Type, as '$($shim.Assembly)' " +
+            Write-Verbose ("MSCommerce: compiled the C# shim '$sourcePath' with Add-Type, as '$assemblyPath' " +
                 'is missing (build.ps1 or build.sh builds it; a module with it imports faster).')
         }
         else {
-            $message = "MSCommerce: the C# shim is missing: neither '$($shim.Assembly)' nor its source '$($shim.Source)' exists. " +
+            $message = "MSCommerce: the C# shim is missing: neither '$assemblyPath' nor its source '$sourcePath' exists. " +
                 'Reinstall the module, or build it with build.ps1.'
-            throw (New-Object System.IO.FileNotFoundException -ArgumentList $message, $shim.Assembly)
+            throw (New-Object System.IO.FileNotFoundException -ArgumentList $message, $assemblyPath)
         }
         $nativeMethods = 'MSCommerce.Native.NativeMethods' -as [type]
     }
