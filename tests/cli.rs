@@ -182,8 +182,9 @@ fn exit_codes() {
     expect_exit(
         &as_admin(&emu, &["products", "get", "--product-id", "../x"]),
         11,
-        "ProductId",
+        "--product-id '../x'",
     );
+    // a value clap refuses is a usage error: 2
     expect_exit(
         &as_admin(
             &emu,
@@ -196,8 +197,8 @@ fn exit_codes() {
                 "maybe",
             ],
         ),
-        11,
-        "Enabled must be True or False",
+        2,
+        "invalid value 'maybe' for '--enabled <true|false>'",
     );
     // not connected: 12
     expect_exit(&run(&emu, &["products", "list"]), 12, "no sign-in given");
@@ -375,7 +376,7 @@ fn several_products_are_checked_first_then_set_with_progress() {
             "Disabled",
         ],
     );
-    expect_exit(&o, 11, "ProductId");
+    expect_exit(&o, 11, "--product-id '../x'");
     assert_eq!(emu.stats().requests, before);
     assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Enabled");
 
@@ -407,8 +408,9 @@ fn several_products_are_checked_first_then_set_with_progress() {
         assert_eq!(emu.product_value(id).unwrap(), "Disabled");
     }
 
-    // One unknown product among good ones: the others still change, the
-    // output lists them, and the exit code is the failure's (15).
+    // One unknown product among good ones: all are looked up first (one
+    // listing), nothing changes, and the exit code is NotFound's (15).
+    let updates = emu.stats().updates;
     let o = as_admin(
         &emu,
         &[
@@ -420,10 +422,48 @@ fn several_products_are_checked_first_then_set_with_progress() {
             "Enabled",
         ],
     );
-    assert_eq!(o.status.code(), Some(15));
+    expect_exit(
+        &o,
+        15,
+        "CFQ7TTC0ZZZZ is not among the products of policy 'AllowSelfServicePurchase'; no product was changed",
+    );
+    assert_eq!(emu.stats().updates, updates);
+    assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Disabled");
+
+    // An update the service refuses after the check: the others still
+    // change, the output lists them, and the exit code is the failure's.
+    {
+        let mut data = emu.state().data.lock().unwrap();
+        let list = data.products.get_mut("AllowSelfServicePurchase").unwrap();
+        let p = list
+            .iter_mut()
+            .find(|p| p.product_id == "CFQ7TTC0KXG6")
+            .unwrap();
+        p.trial_without_payment = false;
+    }
+    let o = as_admin(
+        &emu,
+        &[
+            "products",
+            "set",
+            "--product-id",
+            "CFQ7TTC0KXG6,CFQ7TTC0KP0N",
+            "--value",
+            "OnlyTrialsWithoutPaymentMethod",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("1 of 2 products failed; the first:") && err.contains("HTTP 400"),
+        "{err}"
+    );
+    assert_ne!(o.status.code(), Some(0));
     assert_eq!(stdout_json(&o).as_array().unwrap().len(), 1);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("1 of 2 products failed"));
-    assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Enabled");
+    assert_eq!(
+        emu.product_value("CFQ7TTC0KP0N").unwrap(),
+        "OnlyTrialsWithoutPaymentMethod"
+    );
+    assert_eq!(emu.product_value("CFQ7TTC0KXG6").unwrap(), "Disabled");
 }
 
 #[test]

@@ -35,17 +35,21 @@ pub async fn run(a: &EmulatorArgs) -> Result<()> {
             Error::invalid(format!("cannot write the CA certificate to {path}: {e}"))
         })?;
         ca_line = format!("  CA certificate:    {path}\n");
-        ca_flag = format!(" --ca-file {path}");
+        ca_flag = format!(" --ca-file {}", quote(&path));
     }
     let mut out = String::new();
     out.push_str(&format!("Emulator listening on {url}\n"));
-    out.push_str(&format!("  licensing API:     {url}/v1.0/policies\n"));
     out.push_str(&format!(
-        "  sign-in authority: {url}  (tenant {} = {})\n",
+        "  service URL:       {url}  (--service-url, as it is: without /v1.0)\n"
+    ));
+    out.push_str(&format!(
+        "  sign-in authority: {url}  (--authority-host; tenant {} = {})\n",
         directory::TENANT_DOMAIN,
         directory::TENANT_ID
     ));
     out.push_str(&ca_line);
+    out.push_str("Point the CLI at it (every flag it needs; copy and paste):\n");
+    out.push_str(&format!("  {}\n", cli_line(&url, &ca_flag)));
     out.push_str("Users (password sign-in):\n");
     for u in directory::USERS {
         out.push_str(&format!(
@@ -68,10 +72,7 @@ pub async fn run(a: &EmulatorArgs) -> Result<()> {
         ));
     }
     out.push_str(&directory::describe(&url));
-    out.push_str("Try:\n");
-    out.push_str(&format!(
-        "  mscommerce --service-url {url} --authority-host {url}{ca_flag} --username admin@contoso.onmicrosoft.com --password Emulator-Admin-1 products list\n"
-    ));
+    out.push_str("Or in PowerShell:\n");
     out.push_str(&format!(
         "  Connect-MSCommerce -ServiceUrl {url} -AuthorityHost {url} -Credential (Get-Credential admin@contoso.onmicrosoft.com)\n"
     ));
@@ -80,12 +81,39 @@ pub async fn run(a: &EmulatorArgs) -> Result<()> {
     ));
     out.push_str("Press Ctrl+C to stop.\n");
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes());
-    let _ = stdout.flush();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::internal(format!("the output cannot be written: {e}")))?;
     drop(stdout);
     let _ = tokio::signal::ctrl_c().await;
     drop(emu);
     Ok(())
+}
+
+/// `s` as one word for the shell (quoted when it holds anything but
+/// letters, digits and `/._:-\`).
+fn quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._:-\\".contains(c));
+    if plain {
+        s.to_string()
+    } else if cfg!(windows) {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The command line that lists the products at the emulator as its
+/// Global administrator: every flag it needs.
+fn cli_line(url: &str, ca_flag: &str) -> String {
+    let admin = directory::user_by_key("admin").unwrap_or(&directory::USERS[0]);
+    format!(
+        "mscommerce --service-url {url} --authority-host {url}{ca_flag} --username {} --password {} products list",
+        admin.upn, admin.password
+    )
 }
 
 fn role_names(roles: &[&str]) -> String {

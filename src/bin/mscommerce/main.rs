@@ -4,20 +4,24 @@
 mod args;
 mod demo;
 mod emulator_cmd;
+mod messages;
 mod output;
 mod signin;
 
 use args::{Cli, Command, OutputFormat, PoliciesCommand, ProductsCommand};
-use clap::Parser;
+use messages::{Failure, Stage};
 use mscommerce::log::CallLog;
-use mscommerce::{Error, ErrorKind, Result, Session};
+use mscommerce::{Error, ErrorKind, Session};
+use output::say;
 use serde_json::{json, Value};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+type Outcome<T> = std::result::Result<T, Failure>;
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match args::parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -25,11 +29,30 @@ async fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mscommerce: {e}");
-            ExitCode::from((10 + e.kind.code()) as u8)
+    let result = run(&cli).await;
+    let unwritten = output::write_error();
+    match result {
+        Ok(()) => match unwritten {
+            None => ExitCode::SUCCESS,
+            Some(e) => {
+                let done = match &cli.command {
+                    Command::Products(ProductsCommand::Set { what_if: false, .. }) => {
+                        "the change was made, but "
+                    }
+                    _ => "",
+                };
+                say(&format!(
+                    "mscommerce: {done}the output cannot be written: {e}"
+                ));
+                ExitCode::from(exit_code(ErrorKind::Internal))
+            }
+        },
+        Err(f) => {
+            say(&format!("mscommerce: {}", f.line(&cli.global)));
+            if let Some(e) = unwritten {
+                say(&format!("mscommerce: the output cannot be written: {e}"));
+            }
+            ExitCode::from(f.exit_code())
         }
     }
 }
@@ -61,12 +84,32 @@ fn output_format(g: &args::Global) -> OutputFormat {
     })
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: &Cli) -> Outcome<()> {
     let g = &cli.global;
     let format = output_format(g);
     match &cli.command {
-        Command::Emulator(a) => return emulator_cmd::run(a).await,
-        Command::Demo => return demo::run(format).await,
+        Command::Emulator(a) => return Ok(emulator_cmd::run(a).await?),
+        Command::Demo => return Ok(demo::run(format).await?),
+        _ => {}
+    }
+    // Ids are checked before anything is sent, and named by their flag.
+    match &cli.command {
+        Command::Policies(PoliciesCommand::Get(p)) => check_id("--policy-id", &p.policy_id)?,
+        Command::Products(ProductsCommand::List { policy, .. }) => {
+            check_id("--policy-id", &policy.policy_id)?
+        }
+        Command::Products(ProductsCommand::Get { policy, product_id }) => {
+            check_id("--policy-id", &policy.policy_id)?;
+            check_id("--product-id", product_id)?;
+        }
+        Command::Products(ProductsCommand::Set {
+            policy, product_id, ..
+        }) => {
+            check_id("--policy-id", &policy.policy_id)?;
+            for id in product_id {
+                check_id("--product-id", id)?;
+            }
+        }
         _ => {}
     }
     let session = Session::new(&session_options(g).to_string())?;
@@ -74,32 +117,35 @@ async fn run(cli: Cli) -> Result<()> {
     let connected = signin::connect(&session, g, &log).await;
     log.take();
     let info = connected?;
+    let call = Failure::at(Stage::Call);
     let value = match &cli.command {
         Command::Login => info,
-        Command::Policies(PoliciesCommand::List) => {
-            session.get(&json!({"resource": "policies"}).to_string(), &log).await?
-        }
-        Command::Policies(PoliciesCommand::Get(p)) => {
-            session
-                .get(&json!({"resource": "policy", "policyId": p.policy_id}).to_string(), &log)
-                .await?
-        }
+        Command::Policies(PoliciesCommand::List) => session
+            .get(&json!({"resource": "policies"}).to_string(), &log)
+            .await
+            .map_err(call)?,
+        Command::Policies(PoliciesCommand::Get(p)) => session
+            .get(
+                &json!({"resource": "policy", "policyId": p.policy_id}).to_string(),
+                &log,
+            )
+            .await
+            .map_err(call)?,
         Command::Products(ProductsCommand::List { policy, scope }) => {
             let mut r = json!({"resource": "productPolicies", "policyId": policy.policy_id});
             if let Some(s) = scope {
                 r["scope"] = json!(s);
             }
-            session.get(&r.to_string(), &log).await?
+            session.get(&r.to_string(), &log).await.map_err(call)?
         }
-        Command::Products(ProductsCommand::Get { policy, product_id }) => {
-            session
-                .get(
-                    &json!({"resource": "productPolicy", "policyId": policy.policy_id, "productId": product_id})
-                        .to_string(),
-                    &log,
-                )
-                .await?
-        }
+        Command::Products(ProductsCommand::Get { policy, product_id }) => session
+            .get(
+                &json!({"resource": "productPolicy", "policyId": policy.policy_id, "productId": product_id})
+                    .to_string(),
+                &log,
+            )
+            .await
+            .map_err(call)?,
         Command::Products(ProductsCommand::Set {
             policy,
             product_id,
@@ -109,10 +155,9 @@ async fn run(cli: Cli) -> Result<()> {
         }) => {
             let plan = SetPlan::new(&policy.policy_id, product_id, value, enabled)?;
             if *what_if {
-                plan.what_if(&session, &log).await?;
-                return Ok(());
+                return plan.what_if(&session, &log).await;
             }
-            plan.run(&session, format, &log).await?
+            plan.run(&session, g, format, &log).await?
         }
         Command::Emulator(_) | Command::Demo => unreachable!("handled above"),
     };
@@ -120,10 +165,18 @@ async fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// An id that becomes a URL path segment, checked as the library does and
+/// named by its flag.
+fn check_id(flag: &str, id: &str) -> mscommerce::Result<()> {
+    mscommerce::ids::validate_id(flag, id)
+}
+
 /// `products set`: every id and the value are checked before anything is
-/// sent; then one update per product, with progress on stderr when there are
-/// several. A failed product does not stop the others; the command then
-/// exits with the first failure's code, after printing what did change.
+/// sent; with several ids, one listing of the policy's products shows that
+/// each exists, and if one does not, nothing is changed. Then one update per
+/// product, with progress on stderr when there are several. A failed update
+/// does not stop the others; the command then exits with the first
+/// failure's code, after printing what did change.
 struct SetPlan<'a> {
     policy_id: &'a str,
     product_ids: &'a [String],
@@ -135,13 +188,9 @@ impl<'a> SetPlan<'a> {
         policy_id: &'a str,
         product_ids: &'a [String],
         value: &Option<String>,
-        enabled: &Option<String>,
-    ) -> Result<Self> {
-        mscommerce::ids::validate_id("PolicyId", policy_id)?;
-        for id in product_ids {
-            mscommerce::ids::validate_id("ProductId", id)?;
-        }
-        let enabled = enabled.clone().map(Value::String);
+        enabled: &Option<bool>,
+    ) -> mscommerce::Result<Self> {
+        let enabled = enabled.map(Value::Bool);
         let value = mscommerce::model::requested_value(value.as_deref(), enabled.as_ref())?;
         Ok(SetPlan {
             policy_id,
@@ -150,29 +199,81 @@ impl<'a> SetPlan<'a> {
         })
     }
 
+    /// With several ids: one listing of the policy's products, and a
+    /// NotFound naming every id it does not hold.
+    async fn check_exist(&self, session: &Session, log: &CallLog) -> Outcome<()> {
+        if self.product_ids.len() < 2 {
+            return Ok(());
+        }
+        let request = json!({"resource": "productPolicies", "policyId": self.policy_id});
+        let listing =
+            session.get(&request.to_string(), log).await.map_err(|e| {
+                Failure::at(Stage::Call)(e.context(
+                    "Cannot check the products before changing them (no product was changed)",
+                ))
+            })?;
+        log.take();
+        let known: Vec<&str> = listing
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["ProductId"].as_str())
+            .collect();
+        let unknown: Vec<&str> = self
+            .product_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !known.iter().any(|k| k.eq_ignore_ascii_case(id)))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(Failure::at(Stage::Options)(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "{} {} not among the products of policy '{}'; no product was changed",
+                unknown.join(", "),
+                if unknown.len() == 1 { "is" } else { "are" },
+                self.policy_id
+            ),
+        )))
+    }
+
     /// `--what-if`: read each product and say what would change, on stderr;
     /// nothing is changed and nothing goes to stdout (as -WhatIf).
-    async fn what_if(&self, session: &Session, log: &CallLog) -> Result<()> {
+    async fn what_if(&self, session: &Session, log: &CallLog) -> Outcome<()> {
         for id in self.product_ids {
             let request =
                 json!({"resource": "productPolicy", "policyId": self.policy_id, "productId": id});
-            let current = session.get(&request.to_string(), log).await?;
+            let current = session
+                .get(&request.to_string(), log)
+                .await
+                .map_err(Failure::at(Stage::Call))?;
             log.take();
             let now = current["PolicyValue"].as_str().unwrap_or("?");
             let name = current["ProductName"].as_str().unwrap_or("?");
             if now == self.value {
-                eprintln!("What if: {id} ({name}) is already {now}; nothing to change");
+                say(&format!(
+                    "What if: {id} ({name}) is already {now}; nothing to change"
+                ));
             } else {
-                eprintln!(
+                say(&format!(
                     "What if: setting policy '{}' of {id} ({name}) from {now} to {}",
                     self.policy_id, self.value
-                );
+                ));
             }
         }
         Ok(())
     }
 
-    async fn run(&self, session: &Session, format: OutputFormat, log: &CallLog) -> Result<Value> {
+    async fn run(
+        &self,
+        session: &Session,
+        g: &args::Global,
+        format: OutputFormat,
+        log: &CallLog,
+    ) -> Outcome<Value> {
+        self.check_exist(session, log).await?;
         let total = self.product_ids.len();
         let mut changed = Vec::new();
         let mut failures: Vec<Error> = Vec::new();
@@ -183,13 +284,17 @@ impl<'a> SetPlan<'a> {
             match result {
                 Ok(v) => {
                     if total > 1 {
-                        eprintln!("[{}/{total}] {id}: {}", i + 1, self.value);
+                        say(&format!("[{}/{total}] {id}: {}", i + 1, self.value));
                     }
                     changed.push(v);
                 }
-                Err(e) if total == 1 => return Err(e),
+                Err(e) if total == 1 => return Err(Failure::at(Stage::Call)(e)),
                 Err(e) => {
-                    eprintln!("[{}/{total}] {id}: failed: {e}", i + 1);
+                    say(&format!(
+                        "[{}/{total}] {id}: failed: {}",
+                        i + 1,
+                        messages::line(&e, g, Stage::Call)
+                    ));
                     failures.push(e);
                 }
             }
@@ -205,14 +310,13 @@ impl<'a> SetPlan<'a> {
                 failures.len(),
                 e.message
             );
-            return Err(e);
+            return Err(Failure::at(Stage::Call)(e));
         }
         Ok(Value::Array(changed))
     }
 }
 
-/// Exit code of an error kind, for the demo and tests.
-#[allow(dead_code)]
+/// Exit code of an error kind.
 pub fn exit_code(kind: ErrorKind) -> u8 {
     (10 + kind.code()) as u8
 }

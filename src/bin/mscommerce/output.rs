@@ -1,9 +1,43 @@
 //! Printing values as table, JSON or CSV. JSON is the value exactly as the
-//! native ABI returns it; table and CSV show the same fields.
+//! native ABI returns it (its strings escape control characters); table and
+//! CSV show the same fields, with control characters escaped, so text from
+//! a service cannot run terminal escape sequences.
 
 use super::args::OutputFormat;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::io::Write;
+use std::sync::Mutex;
+
+/// Whether `c` must not reach a terminal raw: control characters (C0, DEL,
+/// C1), the line and paragraph separators, and the bidirectional overrides
+/// and isolates that reorder what is shown.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every unsafe character escaped as Rust writes it (`\n`,
+/// `\u{1b}`): one line, no escape sequences, nothing hidden.
+pub fn clean(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe(c) {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                _ => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// Column order: the published module's default table for product policies
 /// (PolicyValue ProductId PolicyId ProductName), otherwise the value's own.
@@ -35,8 +69,8 @@ fn columns(rows: &[&serde_json::Map<String, Value>]) -> Vec<String> {
 fn cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        Some(Value::String(s)) => clean(s).into_owned(),
+        Some(other) => clean(&other.to_string()).into_owned(),
     }
 }
 
@@ -77,7 +111,7 @@ pub fn table(value: &Value) -> String {
             cells
                 .iter()
                 .map(|r| r[i].chars().count())
-                .chain([c.chars().count()])
+                .chain([clean(c).chars().count()])
                 .max()
                 .unwrap_or(0)
         })
@@ -93,7 +127,8 @@ pub fn table(value: &Value) -> String {
         s.push('\n');
         s
     };
-    let mut out = line(&cols);
+    let heads: Vec<String> = cols.iter().map(|c| clean(c).into_owned()).collect();
+    let mut out = line(&heads);
     out.push_str(&line(
         &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>(),
     ));
@@ -119,7 +154,7 @@ pub fn csv(value: &Value) -> String {
     let cols = columns(&rows);
     let mut out = cols
         .iter()
-        .map(|c| csv_field(c))
+        .map(|c| csv_field(&clean(c)))
         .collect::<Vec<_>>()
         .join(",");
     out.push_str("\r\n");
@@ -136,8 +171,43 @@ pub fn csv(value: &Value) -> String {
     out
 }
 
+/// The first error writing to stdout, kept for the exit status.
+static WRITE_ERROR: Mutex<Option<String>> = Mutex::new(None);
+
+/// Print `value` to stdout. A write error (a full disk, a closed pipe) is
+/// kept and makes the command fail at its end (see [`write_error`]).
 pub fn print(value: &Value, format: OutputFormat) {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(render(value, format).as_bytes());
-    let _ = out.flush();
+    let written = out
+        .write_all(render(value, format).as_bytes())
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        let mut kept = WRITE_ERROR.lock().unwrap_or_else(|p| p.into_inner());
+        kept.get_or_insert_with(|| e.to_string());
+    }
+}
+
+/// The first error writing the output, if any.
+pub fn write_error() -> Option<String> {
+    WRITE_ERROR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
+/// A line for people on stderr, with unsafe characters escaped. An error
+/// writing to stderr is ignored: there is nowhere left to report it.
+pub fn say(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}", clean_lines(line));
+    let _ = err.flush();
+}
+
+/// `s` cleaned line by line: its own newlines stay, everything else unsafe
+/// is escaped.
+fn clean_lines(s: &str) -> String {
+    s.split('\n')
+        .map(|l| clean(l))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

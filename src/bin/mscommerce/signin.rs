@@ -1,39 +1,157 @@
 //! From the sign-in options to a connect request (native-abi.md's JSON).
 
 use super::args::Global;
+use super::messages::{Failure, Stage};
+use super::output::say;
+use mscommerce::auth::Flow;
 use mscommerce::{Error, ErrorKind, Result};
 use serde_json::{json, Map, Value};
 
-/// The connect request the options ask for, or an error naming what is
-/// missing. Exactly one way of signing in may be chosen.
-pub fn connect_request(g: &Global) -> Result<Value> {
-    let mut chosen: Vec<&str> = Vec::new();
-    if g.access_token.is_some() {
-        chosen.push("--access-token");
+/// The flag that chooses a way of signing in.
+fn flag_of(way: Flow) -> &'static str {
+    match way {
+        Flow::AccessToken => "--access-token",
+        Flow::ClientSecret => "--client-secret",
+        Flow::Certificate => "--certificate",
+        Flow::ManagedIdentity => "--managed-identity",
+        Flow::Password => "--username/--password",
+        Flow::DeviceCode => "--device-code",
+        Flow::Interactive => "--interactive",
     }
-    if g.client_secret.is_some() {
-        chosen.push("--client-secret");
+}
+
+/// The `flow` of the connect request: the flow's name, as the connection
+/// info shows it (the library reads it in any case).
+fn flow_name(way: Flow) -> Value {
+    serde_json::to_value(way).unwrap_or_default()
+}
+
+/// A value that is given and not blank.
+fn given(v: &Option<String>) -> bool {
+    v.as_deref().is_some_and(|s| !s.trim().is_empty())
+}
+
+/// The way of signing in the options choose. A flag on the command line
+/// wins over an environment variable: `MSCOMMERCE_PASSWORD` set in the
+/// environment does not stand in the way of `--access-token`. Only when no
+/// flag chooses a way does an environment variable choose it.
+fn chosen_way(g: &Global) -> Result<Flow> {
+    let flag = |v: &Option<String>, id: &str| v.is_some() && !g.is_from_env(id);
+    let mut flags: Vec<Flow> = Vec::new();
+    if flag(&g.access_token, "access_token") {
+        flags.push(Flow::AccessToken);
+    }
+    if flag(&g.client_secret, "client_secret") {
+        flags.push(Flow::ClientSecret);
     }
     if g.certificate.is_some() {
-        chosen.push("--certificate");
+        flags.push(Flow::Certificate);
     }
     if g.managed_identity {
-        chosen.push("--managed-identity");
+        flags.push(Flow::ManagedIdentity);
     }
-    if g.username.is_some() || g.password.is_some() {
-        chosen.push("--username/--password");
+    if g.username.is_some() || flag(&g.password, "password") {
+        flags.push(Flow::Password);
     }
     if g.device_code {
-        chosen.push("--device-code");
+        flags.push(Flow::DeviceCode);
     }
     if g.interactive {
-        chosen.push("--interactive");
+        flags.push(Flow::Interactive);
     }
-    if chosen.len() > 1 {
+    if flags.len() > 1 {
         return Err(Error::invalid(format!(
             "choose one way of signing in; got {}",
-            chosen.join(", ")
+            flags
+                .iter()
+                .map(|w| flag_of(*w))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
+    }
+    if let Some(way) = flags.first() {
+        return Ok(*way);
+    }
+    let mut from_env: Vec<(Flow, &str)> = Vec::new();
+    if g.access_token.is_some() {
+        from_env.push((Flow::AccessToken, "MSCOMMERCE_ACCESS_TOKEN"));
+    }
+    if g.client_secret.is_some() {
+        from_env.push((Flow::ClientSecret, "MSCOMMERCE_CLIENT_SECRET"));
+    }
+    if g.password.is_some() {
+        from_env.push((Flow::Password, "MSCOMMERCE_PASSWORD"));
+    }
+    match from_env.as_slice() {
+        [] => Err(Error::new(
+            ErrorKind::NotConnected,
+            "no sign-in given: use --access-token, --client-secret, --certificate, --managed-identity, --username/--password, --device-code or --interactive (see --help)",
+        )),
+        [(way, _)] => Ok(*way),
+        several => {
+            let names: Vec<&str> = several.iter().map(|(_, v)| *v).collect();
+            let (last, first) = names.split_last().unwrap_or((&"", &[]));
+            Err(Error::invalid(format!(
+                "{} and {last} are set in the environment, each for another way of signing in; choose one with its flag, or unset the others",
+                first.join(", ")
+            )))
+        }
+    }
+}
+
+/// The connect request the options ask for, or an error naming the flag
+/// that is missing. Exactly one way of signing in may be chosen.
+pub fn connect_request(g: &Global) -> Result<Value> {
+    let way = chosen_way(g)?;
+    // What the flag of a way is called in a message: the flag, or the
+    // environment variable it came from.
+    let named = |flag: &str, id: &str, var: &str| -> String {
+        if g.is_from_env(id) {
+            format!("{flag} (set by {var})")
+        } else {
+            flag.to_string()
+        }
+    };
+    let needs = |what: &str, for_: String| Error::invalid(format!("{what} is required for {for_}"));
+    match way {
+        Flow::ClientSecret | Flow::Certificate => {
+            let by = match way {
+                Flow::ClientSecret => named(
+                    "--client-secret",
+                    "client_secret",
+                    "MSCOMMERCE_CLIENT_SECRET",
+                ),
+                _ => "--certificate".to_string(),
+            };
+            if !given(&g.tenant_id) {
+                return Err(needs("--tenant-id", by));
+            }
+            if !given(&g.client_id) {
+                return Err(needs("--client-id", by));
+            }
+        }
+        Flow::Password => {
+            if !given(&g.username) {
+                return Err(needs(
+                    "--username",
+                    named("--password", "password", "MSCOMMERCE_PASSWORD"),
+                ));
+            }
+            if !given(&g.password) {
+                return Err(Error::invalid(
+                    "--password is required for --username (or set MSCOMMERCE_PASSWORD)",
+                ));
+            }
+        }
+        _ => {}
+    }
+    if way != Flow::Certificate
+        && g.certificate_password.is_some()
+        && !g.is_from_env("certificate_password")
+    {
+        return Err(Error::invalid(
+            "--certificate-password is the password of --certificate's PFX file; give --certificate too",
+        ));
     }
     let mut r = Map::new();
     let mut put = |k: &str, v: &Option<String>| {
@@ -43,39 +161,23 @@ pub fn connect_request(g: &Global) -> Result<Value> {
     };
     put("tenantId", &g.tenant_id);
     put("clientId", &g.client_id);
-    let flow = match chosen.first().copied() {
-        Some("--access-token") => {
-            put("accessToken", &g.access_token);
-            "accessToken"
-        }
-        Some("--client-secret") => {
-            put("clientSecret", &g.client_secret);
-            "clientSecret"
-        }
-        Some("--certificate") => {
+    match way {
+        Flow::AccessToken => put("accessToken", &g.access_token),
+        Flow::ClientSecret => put("clientSecret", &g.client_secret),
+        Flow::Certificate => {
             match g.certificate.as_deref().and_then(store_thumbprint) {
                 Some(t) => put("certificateThumbprint", &Some(t)),
                 None => put("certificatePath", &g.certificate),
             }
             put("certificatePassword", &g.certificate_password);
-            "certificate"
         }
-        Some("--managed-identity") => "managedIdentity",
-        Some("--username/--password") => {
+        Flow::Password => {
             put("username", &g.username);
             put("password", &g.password);
-            "password"
         }
-        Some("--device-code") => "deviceCode",
-        Some("--interactive") => "interactive",
-        _ => {
-            return Err(Error::new(
-                mscommerce::ErrorKind::NotConnected,
-                "no sign-in given: use --access-token, --client-secret, --certificate, --managed-identity, --username/--password, --device-code or --interactive (see --help)",
-            ))
-        }
-    };
-    r.insert("flow".into(), json!(flow));
+        Flow::ManagedIdentity | Flow::DeviceCode | Flow::Interactive => {}
+    }
+    r.insert("flow".into(), flow_name(way));
     Ok(Value::Object(r))
 }
 
@@ -103,22 +205,33 @@ pub async fn connect(
     session: &mscommerce::Session,
     g: &Global,
     log: &mscommerce::log::CallLog,
-) -> Result<Value> {
+) -> std::result::Result<Value, Failure> {
     let mut request = connect_request(g)?;
-    let flow = request["flow"].as_str().unwrap_or_default().to_string();
-    if flow != "deviceCode" && flow != "interactive" {
-        return session.connect(&request.to_string(), log).await;
+    let flow = chosen_way(g)?;
+    let at = || Failure::at(Stage::SignIn(flow));
+    if !matches!(flow, Flow::DeviceCode | Flow::Interactive) {
+        return session
+            .connect(&request.to_string(), log)
+            .await
+            .map_err(at());
     }
     request["step"] = json!("start");
-    let start = session.connect(&request.to_string(), log).await?;
+    let start = session
+        .connect(&request.to_string(), log)
+        .await
+        .map_err(at())?;
     let text = |k: &str| start[k].as_str().unwrap_or_default().to_string();
-    if flow == "deviceCode" {
-        eprintln!("{}", text("Message"));
+    if flow == Flow::DeviceCode {
+        say(&text("Message"));
     } else {
         let url = text("AuthorizeUrl");
-        eprintln!("Sign in in your browser. If it does not open, go to:\n  {url}");
+        say(&format!(
+            "Sign in in your browser. If it does not open, go to:\n  {url}"
+        ));
         if let Err(e) = open_browser(&url) {
-            eprintln!("mscommerce: cannot open a browser ({e}); open the address above yourself");
+            say(&format!(
+                "mscommerce: cannot open a browser ({e}); open the address above yourself"
+            ));
         }
     }
     request["step"] = json!("poll");
@@ -126,7 +239,7 @@ pub async fn connect(
         log.take();
         match session.connect(&request.to_string(), log).await {
             Err(e) if e.kind == ErrorKind::Pending => continue,
-            other => return other,
+            other => return other.map_err(at()),
         }
     }
 }
