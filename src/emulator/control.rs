@@ -1,26 +1,38 @@
 //! `/_emulator/*`: the switches tests and curious users pull (tokens, faults,
-//! counters, reset, products). Loopback only, like the whole emulator.
+//! counters, reset, catalogue, products, writes). Loopback only, like the
+//! whole emulator. `GET /_emulator` lists them ([`describe`]).
 
 use super::directory;
 use super::identity::Subject;
-use super::state::{Faults, Product};
+use super::licensing::{offer_json, product_json};
+use super::state::{Catalogue, Faults, NewProduct};
 use super::EmulatorState;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<EmulatorState>> {
     Router::new()
+        .route("/_emulator", get(index))
         .route("/_emulator/token", post(mint))
         .route("/_emulator/faults", post(set_faults).get(get_faults))
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/reset", post(reset))
-        .route("/_emulator/products", post(upsert_product))
+        .route(
+            "/_emulator/catalogue",
+            post(set_catalogue).get(get_catalogue),
+        )
+        .route(
+            "/_emulator/products",
+            post(upsert_product).get(list_products),
+        )
+        .route("/_emulator/products/{product}", delete(remove_product))
+        .route("/_emulator/writes", get(writes))
         .route("/_emulator/expire-tokens", post(expire))
         .route("/_emulator/device/{action}", post(device))
         .route("/_emulator/browser", post(browser))
@@ -60,11 +72,45 @@ async fn mint(State(s): State<Arc<EmulatorState>>, Json(r): Json<MintRequest>) -
         .into_response()
 }
 
+/// The control endpoints, their bodies and answers (`GET /_emulator`).
+pub fn describe(url: &str) -> String {
+    format!(
+        "Control endpoints of the emulator at {url} (JSON in and out; no sign-in):\n\
+         \x20 GET    /_emulator/stats       {{connections, requests, tokenRequests, updates (writes), throttled (429s), peakInFlight, lastUserAgent}}\n\
+         \x20 POST   /_emulator/reset       catalogue back to its first values, no faults, counters and write log zeroed\n\
+         \x20 GET    /_emulator/catalogue   {{catalogue, policyId, products, offerTypes}} (counts)\n\
+         \x20 POST   /_emulator/catalogue   {{\"catalogue\":\"seed|docs2023|docs2025|generated:N\"}} or {{\"generated\":N}}: serve it, every value Enabled; a reset keeps it\n\
+         \x20 GET    /_emulator/products    {{catalogue, items: [products as the API lists them], offerTypes: [...]}} (?policyId=)\n\
+         \x20 POST   /_emulator/products    {{productId, productName?, policyValue? (Enabled), policyId?, trialWithoutPaymentMethod? (true)}}: add (or update) a product -> {{added, product}}\n\
+         \x20 DELETE /_emulator/products/ID remove a product (later calls for it answer 404) -> {{removed}} (?policyId=)\n\
+         \x20 GET    /_emulator/writes      {{items: [{{policyId, scope, id, previousValue, policyValue}}]}}: every successful PUT since the reset\n\
+         \x20 POST   /_emulator/token       {{user|app, lifetimeSeconds}} -> {{access_token}};  POST /_emulator/expire-tokens: every token issued so far expires\n\
+         \x20 GET|POST /_emulator/faults   replace the faults (licensing API only; counts are \"the next N requests\"):\n\
+         \x20   latencyMs, throttle + retryAfterSeconds (429 with Retry-After), serverErrors + serverErrorStatus (503),\n\
+         \x20   drop (close the connection, request not served), dropAfterWrite (apply the write, then close unanswered),\n\
+         \x20   expireTokens (401 as expired), maxInFlight (429 to a request arriving while that many are served),\n\
+         \x20   pageSize (next links), oversizeBody, events: [{{afterWrites: N, addProduct: {{productId, productName}},\n\
+         \x20   removeProduct: \"ID\", expireAllTokens: true, throttle, retryAfterSeconds, serverErrors, drop, expireTokens}}]\n\
+         \x20   (an event happens once, when the Nth write since the faults were set is applied; its counts add to the faults)\n\
+         Catalogues (--seed-products): seed (2021, 12), docs2023, docs2025 (26, current ids; replaced ids answer 404;\n\
+         \x20 offer types SaaS, POWERBIVISUALS, DYNAMICSCE, DYNAMICSBC under scope=offerType), generated:N (GENPROD00001, ...)\n"
+    )
+}
+
+async fn index(State(s): State<Arc<EmulatorState>>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        describe(&s.base_url()),
+    )
+        .into_response()
+}
+
 async fn set_faults(State(s): State<Arc<EmulatorState>>, Json(f): Json<Faults>) -> Response {
-    if let Ok(mut cur) = s.faults.lock() {
-        *cur = f.clone();
-    }
-    Json(f).into_response()
+    s.set_faults(f);
+    get_faults(State(s)).await
 }
 
 async fn get_faults(State(s): State<Arc<EmulatorState>>) -> Response {
@@ -85,44 +131,125 @@ async fn expire(State(s): State<Arc<EmulatorState>>) -> Response {
     Json(json!({ "expired": true })).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProductRequest {
-    policy_id: Option<String>,
-    product_id: String,
-    product_name: String,
-    policy_value: Option<String>,
+fn control_error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
 }
 
-/// Add a product or rename one (e.g. to a non-ASCII name).
-async fn upsert_product(
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CatalogueRequest {
+    /// seed, docs2023, docs2025 or generated:N
+    catalogue: Option<String>,
+    /// N: the same as "generated:N"
+    generated: Option<usize>,
+}
+
+fn catalogue_summary(s: &EmulatorState) -> Value {
+    let policy = crate::model::DEFAULT_POLICY_ID;
+    let data = s.data.lock().expect("state lock");
+    json!({
+        "catalogue": s.catalogue().to_string(),
+        "policyId": policy,
+        "products": data.products.get(policy).map_or(0, Vec::len),
+        "offerTypes": data.offer_types.get(policy).map_or(0, Vec::len),
+    })
+}
+
+async fn get_catalogue(State(s): State<Arc<EmulatorState>>) -> Response {
+    Json(catalogue_summary(&s)).into_response()
+}
+
+/// Serve another catalogue (every value Enabled); a reset keeps it.
+async fn set_catalogue(
     State(s): State<Arc<EmulatorState>>,
-    Json(r): Json<ProductRequest>,
+    Json(r): Json<CatalogueRequest>,
 ) -> Response {
-    let policy = r
+    let parsed: Result<Catalogue, String> = match (r.catalogue, r.generated) {
+        (None, Some(n)) => format!("generated:{n}").parse(),
+        (Some(c), None) => c.parse(),
+        _ => Err(
+            "give either catalogue (seed, docs2023, docs2025, generated:N) or generated (N)".into(),
+        ),
+    };
+    match parsed {
+        Ok(c) => {
+            s.set_catalogue(c);
+            Json(catalogue_summary(&s)).into_response()
+        }
+        Err(e) => control_error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct PolicyQuery {
+    policy_id: Option<String>,
+}
+
+/// The products and offer types of a policy as the emulator holds them.
+async fn list_products(
+    State(s): State<Arc<EmulatorState>>,
+    Query(q): Query<PolicyQuery>,
+) -> Response {
+    let asked = q
         .policy_id
         .unwrap_or_else(|| crate::model::DEFAULT_POLICY_ID.into());
-    let mut data = s.data.lock().expect("state lock");
-    let Some(list) = data.products.get_mut(&policy) else {
-        return (StatusCode::NOT_FOUND, format!("no policy '{policy}'")).into_response();
+    let catalogue = s.catalogue().to_string();
+    let data = s.data.lock().expect("state lock");
+    let Some(policy) = data.policy_id(&asked) else {
+        return control_error(StatusCode::NOT_FOUND, format!("no policy '{asked}'"));
     };
-    let value = r.policy_value.unwrap_or_else(|| "Enabled".into());
-    match list
-        .iter_mut()
-        .find(|p| p.product_id.eq_ignore_ascii_case(&r.product_id))
-    {
-        Some(p) => {
-            p.product_name = r.product_name;
-            p.policy_value = value;
-        }
-        None => list.push(Product {
-            product_name: r.product_name,
-            product_id: r.product_id,
-            policy_value: value,
-            trial_without_payment: true,
-        }),
+    let items: Vec<Value> = data
+        .products
+        .get(&policy)
+        .map(|l| l.iter().map(|p| product_json(&policy, p)).collect())
+        .unwrap_or_default();
+    let offers: Vec<Value> = data
+        .offer_types
+        .get(&policy)
+        .map(|l| l.iter().map(|o| offer_json(&policy, o)).collect())
+        .unwrap_or_default();
+    Json(json!({ "catalogue": catalogue, "items": items, "offerTypes": offers })).into_response()
+}
+
+/// Add a product (Enabled unless policyValue says otherwise, as Microsoft's
+/// new products appear), or update one: its name (e.g. to a non-ASCII one)
+/// and value.
+async fn upsert_product(
+    State(s): State<Arc<EmulatorState>>,
+    Json(r): Json<NewProduct>,
+) -> Response {
+    let mut data = s.data.lock().expect("state lock");
+    match data.add_product(&r) {
+        Ok((policy, p, added)) => Json(json!({
+            "ok": true,
+            "added": added,
+            "product": product_json(&policy, &p),
+        }))
+        .into_response(),
+        Err(e) if e.starts_with("no policy") => control_error(StatusCode::NOT_FOUND, e),
+        Err(e) => control_error(StatusCode::BAD_REQUEST, e),
     }
-    Json(json!({ "ok": true })).into_response()
+}
+
+/// Remove a product: later reads and writes of it answer 404.
+async fn remove_product(
+    State(s): State<Arc<EmulatorState>>,
+    Path(product): Path<String>,
+    Query(q): Query<PolicyQuery>,
+) -> Response {
+    let mut data = s.data.lock().expect("state lock");
+    match data.remove_product(q.policy_id.as_deref(), &product) {
+        Some((policy, p)) => Json(json!({ "removed": product_json(&policy, &p) })).into_response(),
+        None => control_error(
+            StatusCode::NOT_FOUND,
+            format!("no product '{product}' in that policy"),
+        ),
+    }
+}
+
+async fn writes(State(s): State<Arc<EmulatorState>>) -> Response {
+    Json(json!({ "items": s.writes() })).into_response()
 }
 
 // ---- acting as the user in sign-ins -------------------------------------

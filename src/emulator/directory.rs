@@ -274,7 +274,8 @@ pub fn describe(url: &str) -> String {
          Device code: enter the code at {url}/device, or\n\
          \x20 curl -X POST {url}/_emulator/device/approve -H 'content-type: application/json' -d '{{\"user\":\"admin\"}}'\n\
          Browser sign-in (--interactive): pick a user on the page, or sign the browser in first:\n\
-         \x20 curl -X POST {url}/_emulator/browser -H 'content-type: application/json' -d '{{\"user\":\"admin\"}}'\n",
+         \x20 curl -X POST {url}/_emulator/browser -H 'content-type: application/json' -d '{{\"user\":\"admin\"}}'\n\
+         Control (catalogue, products, faults, counters, writes): curl {url}/_emulator lists every endpoint\n",
         mi[0].client_id, mi[1].client_id
     )
 }
@@ -311,6 +312,7 @@ mod tests {
             "http://127.0.0.1:8400/msi/token",
             "http://127.0.0.1:8400/device",
             "/_emulator/browser",
+            "http://127.0.0.1:8400/_emulator lists",
             MANAGED_IDENTITIES[1].client_id,
         ] {
             assert!(d.contains(s), "{s}");

@@ -5,6 +5,7 @@
 
 use super::directory;
 use super::identity::AccessClaims;
+use super::state::WriteRecord;
 use super::EmulatorState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -51,12 +52,14 @@ fn correlation(headers: &HeaderMap) -> HeaderValue {
 }
 
 /// Every licensing request: count it, apply latency and faults, check the
-/// version, the token and the caller's roles.
+/// version, the token and the caller's roles. `in_flight`: the requests
+/// being served, this one included.
 async fn admit(
     state: &EmulatorState,
     ver: &str,
     headers: &HeaderMap,
     write: bool,
+    in_flight: u64,
 ) -> Result<AccessClaims, Response> {
     state.requests.fetch_add(1, Ordering::SeqCst);
     if let (Ok(mut ua), Some(v)) = (
@@ -71,7 +74,9 @@ async fn admit(
             .lock()
             .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "Internal", "lock"))?;
         let latency = state.base_latency_ms + f.latency_ms;
-        let fault = if f.throttle > 0 {
+        let fault = if f.max_in_flight > 0 && in_flight > u64::from(f.max_in_flight) {
+            Some(Fault::Throttle(f.retry_after_seconds))
+        } else if f.throttle > 0 {
             f.throttle -= 1;
             Some(Fault::Throttle(f.retry_after_seconds))
         } else if f.server_errors > 0 {
@@ -97,6 +102,7 @@ async fn admit(
     }
     match fault {
         Some(Fault::Throttle(after)) => {
+            state.throttled.fetch_add(1, Ordering::SeqCst);
             let mut r = error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequests",
@@ -188,13 +194,35 @@ async fn respond<F>(
 where
     F: FnOnce(&EmulatorState) -> Response,
 {
-    let mut r = match admit(state, ver, headers, write).await {
+    let in_flight = InFlight::enter(state);
+    let mut r = match admit(state, ver, headers, write, in_flight.now).await {
         Ok(_) => body(state),
         Err(r) => r,
     };
     r.headers_mut()
         .insert("x-ms-correlation-id", correlation(headers));
     r
+}
+
+/// One licensing request being served (counted until dropped, also when
+/// the client goes away mid-request).
+struct InFlight<'a> {
+    state: &'a EmulatorState,
+    now: u64,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a EmulatorState) -> Self {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight { state, now }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn find_policy<'a>(
@@ -213,7 +241,7 @@ fn find_policy<'a>(
         })
 }
 
-fn product_json(policy: &str, p: &super::state::Product) -> Value {
+pub fn product_json(policy: &str, p: &super::state::Product) -> Value {
     json!({
         "policyId": policy,
         "productName": p.product_name,
@@ -223,7 +251,7 @@ fn product_json(policy: &str, p: &super::state::Product) -> Value {
     })
 }
 
-fn offer_json(policy: &str, o: &super::state::OfferType) -> Value {
+pub fn offer_json(policy: &str, o: &super::state::OfferType) -> Value {
     json!({
         "policyId": policy,
         "policyValue": o.policy_value,
@@ -393,6 +421,22 @@ fn put_value(body: &Value) -> Result<String, Response> {
     }
 }
 
+/// Count and log a write that was applied, and fire the fault events now
+/// due: [policy id, scope, id, previous value, new value].
+fn log_write(s: &EmulatorState, data: &mut super::state::Data, w: [String; 5]) {
+    let [policy_id, scope, id, previous_value, policy_value] = w;
+    s.record_write(
+        data,
+        WriteRecord {
+            policy_id,
+            scope,
+            id,
+            previous_value,
+            policy_value,
+        },
+    );
+}
+
 async fn put_product(
     State(s): St,
     Path((ver, policy, product)): Path<(String, String, String)>,
@@ -419,9 +463,10 @@ async fn put_product(
                 ),
             );
         }
-        x.policy_value = value;
-        s.updates.fetch_add(1, Ordering::SeqCst);
-        Json(product_json(&pid, x)).into_response()
+        let previous = std::mem::replace(&mut x.policy_value, value.clone());
+        let (answer, id) = (product_json(&pid, x), x.product_id.clone());
+        log_write(s, &mut data, [pid, "product".into(), id, previous, value]);
+        Json(answer).into_response()
     })
     .await
 }
@@ -457,9 +502,17 @@ async fn put_offer_type(
             Ok(found) => found,
             Err(r) => return r,
         };
-        o.policy_value = value;
-        s.updates.fetch_add(1, Ordering::SeqCst);
-        Json(offer_json(&pid, o)).into_response()
+        if value == "OnlyTrialsWithoutPaymentMethod" && !o.trial_without_payment {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidPolicyValue",
+                &format!("Offer type '{}' can only be Enabled or Disabled.", o.id),
+            );
+        }
+        let previous = std::mem::replace(&mut o.policy_value, value.clone());
+        let (answer, id) = (offer_json(&pid, o), o.id.clone());
+        log_write(s, &mut data, [pid, "offerType".into(), id, previous, value]);
+        Json(answer).into_response()
     })
     .await
 }

@@ -15,7 +15,7 @@ pub mod licensing;
 pub mod state;
 pub mod tls;
 
-pub use state::{Catalogue, Faults, Stats};
+pub use state::{Catalogue, FaultEvent, Faults, NewProduct, Stats, WriteRecord};
 pub type EmulatorState = state::State;
 
 use axum::Router;
@@ -157,10 +157,53 @@ impl Emulator {
         )
     }
 
+    /// Replace the faults (as `POST /_emulator/faults`).
     pub fn set_faults(&self, faults: Faults) {
-        if let Ok(mut f) = self.state.faults.lock() {
-            *f = faults;
-        }
+        self.state.set_faults(faults);
+    }
+
+    /// Serve another catalogue from now on, every value Enabled (as `POST
+    /// /_emulator/catalogue`); a reset goes back to it.
+    pub fn set_catalogue(&self, catalogue: Catalogue) {
+        self.state.set_catalogue(catalogue);
+    }
+
+    /// The products of the default policy as the emulator holds them now,
+    /// in catalogue order.
+    pub fn products(&self) -> Vec<state::Product> {
+        self.state
+            .data
+            .lock()
+            .ok()
+            .and_then(|d| d.products.get(crate::model::DEFAULT_POLICY_ID).cloned())
+            .unwrap_or_default()
+    }
+
+    /// Add a product, Enabled as Microsoft's new products appear (or update
+    /// the one with that id); true when it was added.
+    pub fn add_product(&self, product_id: &str, product_name: &str) -> bool {
+        let Ok(mut d) = self.state.data.lock() else {
+            return false;
+        };
+        d.add_product(&NewProduct {
+            product_id: product_id.into(),
+            product_name: Some(product_name.into()),
+            ..Default::default()
+        })
+        .is_ok_and(|(_, _, added)| added)
+    }
+
+    /// Remove a product of the default policy; true when there was one.
+    pub fn remove_product(&self, product_id: &str) -> bool {
+        self.state
+            .data
+            .lock()
+            .is_ok_and(|mut d| d.remove_product(None, product_id).is_some())
+    }
+
+    /// Every successful write since the last reset, in order.
+    pub fn writes(&self) -> Vec<WriteRecord> {
+        self.state.writes()
     }
 
     pub fn stats(&self) -> Stats {
@@ -233,10 +276,19 @@ async fn serve(
                         if req.uri().path().starts_with("/v1") && take_drop(&state) {
                             return Err(std::io::Error::other("fault: connection dropped"));
                         }
+                        let put = req.method() == hyper::Method::PUT
+                            && req.uri().path().starts_with("/v1");
                         use tower::ServiceExt;
-                        app.oneshot(req.map(axum::body::Body::new))
-                            .await
-                            .map_err(|e| match e {})
+                        let response = match app.oneshot(req.map(axum::body::Body::new)).await {
+                            Ok(r) => r,
+                            Err(e) => match e {},
+                        };
+                        if put && response.status().is_success() && take_drop_after_write(&state) {
+                            return Err(std::io::Error::other(
+                                "fault: connection dropped after the write",
+                            ));
+                        }
+                        Ok(response)
                     }
                 });
             let builder = hyper::server::conn::http1::Builder::new();
@@ -263,6 +315,20 @@ fn take_drop(state: &EmulatorState) -> bool {
     if f.drop > 0 {
         f.drop -= 1;
         state.requests.fetch_add(1, Ordering::SeqCst);
+        true
+    } else {
+        false
+    }
+}
+
+/// Whether to drop the connection of a write that was applied (fault
+/// `dropAfterWrite`).
+fn take_drop_after_write(state: &EmulatorState) -> bool {
+    let Ok(mut f) = state.faults.lock() else {
+        return false;
+    };
+    if f.drop_after_write > 0 {
+        f.drop_after_write -= 1;
         true
     } else {
         false

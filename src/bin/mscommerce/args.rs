@@ -379,7 +379,7 @@ pub struct EmulatorArgs {
     /// Latency added to every licensing request
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub latency_ms: u64,
-    /// Product list to start with: seed (2021 article) or docs2023
+    /// Product list to start with: seed (2021 article), docs2023, docs2025 (current ids) or generated:N (N made-up products)
     #[arg(long, default_value = "seed", value_name = "LIST")]
     pub seed_products: String,
     /// Lifetime of the access tokens it issues
