@@ -301,22 +301,37 @@ fn demo_runs_the_documented_example() {
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("2 products match 'Power Automate'"), "{err}");
-    assert!(err.contains("CFQ7TTC0KP0N is Disabled"));
-    // stdout: three JSON documents (before, the update, after).
+    assert!(
+        err.contains("CFQ7TTC0KP0N and CFQ7TTC0KXG6 are Disabled"),
+        "{err}"
+    );
+    // stdout: three JSON documents (before, the updates, after).
     let docs: Vec<Value> = serde_json::Deserializer::from_slice(&o.stdout)
         .into_iter::<Value>()
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(docs.len(), 3);
-    assert_eq!(docs[1]["ProductId"], "CFQ7TTC0KP0N");
-    assert_eq!(docs[1]["PolicyValue"], "Disabled");
-    let after = docs[2].as_array().unwrap();
-    assert_eq!(
-        after
+    // As the seed's script with this module: every product that matches
+    // 'Power Automate' is disabled, each in its own update.
+    let updated = docs[1].as_array().unwrap();
+    let ids: Vec<&str> = updated
+        .iter()
+        .map(|p| p["ProductId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["CFQ7TTC0KP0N", "CFQ7TTC0KXG6"]);
+    assert!(updated.iter().all(|p| p["PolicyValue"] == "Disabled"));
+    let disabled = |doc: &Value| -> Vec<String> {
+        doc.as_array()
+            .unwrap()
             .iter()
             .filter(|p| p["PolicyValue"] == "Disabled")
-            .count(),
-        1
+            .map(|p| p["ProductName"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(disabled(&docs[0]), Vec::<String>::new());
+    assert_eq!(
+        disabled(&docs[2]),
+        ["Power Automate per user", "Power Automate RPA"]
     );
 }
 

@@ -1,6 +1,7 @@
 //! `mscommerce demo`: the seed article's example script, run against an
-//! in-process emulator: sign in, list the products, find Power Automate per
-//! user, disable it, show the result.
+//! in-process emulator: sign in, list the products, take every product whose
+//! name matches 'Power Automate', disable each (as the module does with
+//! `-ProductId $product.ProductID`), show the result.
 
 use super::args::OutputFormat;
 use super::output;
@@ -49,55 +50,79 @@ pub async fn run(format: OutputFormat) -> Result<()> {
         .map(|a| {
             a.iter()
                 .filter(|p| {
+                    // -match: a case-insensitive match anywhere in the name.
                     p["ProductName"]
                         .as_str()
-                        .is_some_and(|n| n.contains("Power Automate"))
+                        .is_some_and(|n| n.to_lowercase().contains("power automate"))
                 })
                 .collect()
         })
         .unwrap_or_default();
+    if matches.is_empty() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            "no product matches 'Power Automate'",
+        ));
+    }
+    let product_ids: Vec<String> = matches
+        .iter()
+        .filter_map(|p| p["ProductId"].as_str())
+        .map(str::to_string)
+        .collect();
     eprintln!(
-        "{} products match 'Power Automate': {}. The demo disables 'Power Automate per user'.",
+        "{} products match 'Power Automate': {}.",
         matches.len(),
         matches
             .iter()
-            .filter_map(|p| p["ProductName"].as_str())
+            .map(|p| format!(
+                "{} ({})",
+                p["ProductName"].as_str().unwrap_or("?"),
+                p["ProductId"].as_str().unwrap_or("?")
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let product = matches
-        .iter()
-        .find(|p| p["ProductName"] == "Power Automate per user")
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                "Power Automate per user is not in the list",
-            )
-        })?;
-    let product_id = product["ProductId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
 
-    eprintln!("\n> Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId {product_id} -Enabled $false");
-    let updated = session
-        .update(
-            &json!({"policyId": "AllowSelfServicePurchase", "productId": product_id, "enabled": "False"}).to_string(),
-            &log,
-        )
-        .await?;
-    output::print(&updated, format);
+    // -ProductId $product.ProductID binds every match (-ProductId is string[]):
+    // the module updates each product in turn, as here.
+    eprintln!("\n> Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId $product.ProductID -Enabled $false");
+    let mut updated = Vec::new();
+    for product_id in &product_ids {
+        let request = json!({"policyId": "AllowSelfServicePurchase", "productId": product_id, "enabled": "False"});
+        updated.push(session.update(&request.to_string(), &log).await?);
+    }
+    output::print(&Value::Array(updated), format);
 
     eprintln!("\n> Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase   # after");
     let after = session.get(&list_req, &log).await?;
     output::print(&after, format);
 
-    let value = emu.product_value(&product_id).unwrap_or_default();
-    if value != "Disabled" {
-        return Err(Error::internal(format!(
-            "the emulator holds '{value}' for {product_id}; expected Disabled"
-        )));
+    for product_id in &product_ids {
+        let value = emu.product_value(product_id).unwrap_or_default();
+        if value != "Disabled" {
+            return Err(Error::internal(format!(
+                "the emulator holds '{value}' for {product_id}; expected Disabled"
+            )));
+        }
     }
-    eprintln!("\nDone: {product_id} is Disabled; every other product is unchanged.");
+    let value_of = |list: &Value, id: &str| -> Option<String> {
+        list.as_array()?
+            .iter()
+            .find(|p| p["ProductId"] == id)
+            .and_then(|p| p["PolicyValue"].as_str())
+            .map(str::to_string)
+    };
+    for product in before.as_array().into_iter().flatten() {
+        let id = product["ProductId"].as_str().unwrap_or_default();
+        if !product_ids.iter().any(|p| p == id) && value_of(&after, id) != value_of(&before, id) {
+            return Err(Error::internal(format!(
+                "{id} changed although it does not match 'Power Automate'"
+            )));
+        }
+    }
+    eprintln!(
+        "\nDone: {} are Disabled; every other product is unchanged.",
+        product_ids.join(" and ")
+    );
     Ok(())
 }
