@@ -10,7 +10,16 @@
  *  - a session may be used from several threads at once; msc_session_free
  *    must not race with calls on the same session;
  *  - no function prints, no panic crosses the boundary, no call blocks
- *    longer than the request timeout.
+ *    longer than the request timeout (sign-in included);
+ *  - the work of a call runs on the library's own threads: the calling
+ *    thread only waits for the answer, so a host thread's stack of 64 KiB
+ *    is enough;
+ *  - requests and options are JSON objects; a field that is not listed for
+ *    the call is MSC_INVALID_ARGUMENT, named in the message (null means
+ *    absent);
+ *  - an error's `message` and `serviceMessage` are one line: control
+ *    characters (newlines, ESC, BEL, ...) are escaped (`\n`, `\x1b`, ...)
+ *    and long input is cut.
  */
 
 #ifndef MSCOMMERCE_H
@@ -39,8 +48,10 @@ enum MscStatus
   MSC_OK = 0,
   /**
    * NULL where a pointer is required, a string that is not UTF-8, JSON
-   * that does not parse, a missing or invalid field, an id that fails
-   * validation, a handle that is not a live session.
+   * that does not parse or is not an object, a missing, unknown or
+   * invalid field (a proxy that is not `http://` or `https://`, a
+   * timeout that is not more than 0 and at most 3600 seconds), an id
+   * that fails validation, a handle that is not a live session.
    */
   MSC_INVALID_ARGUMENT = 1,
   /**
@@ -60,16 +71,21 @@ enum MscStatus
    */
   MSC_NOT_FOUND = 5,
   /**
-   * 429 still after the retries.
+   * 429 still after the retries, or a `Retry-After` longer than what is
+   * left of the request timeout (then at once): `retryAfterSeconds` and
+   * the message say when to call again.
    */
   MSC_THROTTLED = 6,
   /**
-   * Any other 4xx or 5xx still after the retries, or a body that is not
-   * the expected JSON.
+   * Any other 4xx or 5xx still after the retries, a body larger than the
+   * cap, a 2xx body that is not the expected JSON (`{}` for a listing or
+   * a product), or an update answered with another value than the one
+   * asked for (the message says what the service answered).
    */
   MSC_SERVICE = 7,
   /**
-   * DNS, connect, TLS, reset.
+   * DNS, connect, TLS, reset (at sign-in too). A certificate refused
+   * (unknown issuer, expired, another host's) is not retried.
    */
   MSC_NETWORK = 8,
   /**

@@ -7,7 +7,7 @@ use crate::ids::segment;
 use crate::log::CallLog;
 use crate::model::*;
 use crate::options::SessionOptions;
-use crate::transport::{map_reqwest_error, read_body_capped};
+use crate::transport::{is_retryable, map_reqwest_error, read_body_capped};
 use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -15,8 +15,9 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 use url::Url;
 
-/// Longest wait honoured from a `Retry-After` header.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Longest wait read from a `Retry-After` header (a day); whether it is
+/// honoured is the request's deadline's to say.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// Longest backoff between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// Most pages followed in one listing.
@@ -78,7 +79,10 @@ impl ServiceClient {
             &format!("/v1.0/policies/{}", segment("PolicyId", policy_id)?),
             &[],
         )?;
-        let w: WirePolicy = decode(self.call(Method::GET, url, None, cred, log).await?)?;
+        let w: WirePolicy = self
+            .call(Method::GET, url, None, cred, log)
+            .await?
+            .decode("a policy")?;
         Ok(w.into())
     }
 
@@ -114,7 +118,9 @@ impl ServiceClient {
         log: &CallLog,
     ) -> Result<ProductPolicy> {
         let url = self.product_url(policy_id, product_id)?;
-        let w: WirePolicyItem = decode(self.call(Method::GET, url, None, cred, log).await?)?;
+        let answer = self.call(Method::GET, url, None, cred, log).await?;
+        let w: WirePolicyItem = answer.decode("a product policy")?;
+        answer.require("a product policy", "productId", &w.product_id)?;
         Ok(w.into())
     }
 
@@ -129,7 +135,10 @@ impl ServiceClient {
     ) -> Result<ProductPolicy> {
         let url = self.product_url(policy_id, product_id)?;
         let body = serde_json::json!({ "policyValue": value });
-        let w: WirePolicyItem = decode(self.call(Method::PUT, url, Some(body), cred, log).await?)?;
+        let answer = self.call(Method::PUT, url, Some(body), cred, log).await?;
+        let w: WirePolicyItem = answer.decode("a product policy")?;
+        answer.require("a product policy", "productId", &w.product_id)?;
+        answer.confirms(value, &w)?;
         Ok(w.into())
     }
 
@@ -141,7 +150,10 @@ impl ServiceClient {
         log: &CallLog,
     ) -> Result<ScopePolicy> {
         let url = self.offer_type_url(policy_id, offer_type)?;
-        let w: WirePolicyItem = decode(self.call(Method::GET, url, None, cred, log).await?)?;
+        let w: WirePolicyItem = self
+            .call(Method::GET, url, None, cred, log)
+            .await?
+            .decode("an offer type policy")?;
         Ok(w.into())
     }
 
@@ -155,7 +167,9 @@ impl ServiceClient {
     ) -> Result<ScopePolicy> {
         let url = self.offer_type_url(policy_id, offer_type)?;
         let body = serde_json::json!({ "policyValue": value });
-        let w: WirePolicyItem = decode(self.call(Method::PUT, url, Some(body), cred, log).await?)?;
+        let answer = self.call(Method::PUT, url, Some(body), cred, log).await?;
+        let w: WirePolicyItem = answer.decode("an offer type policy")?;
+        answer.confirms(value, &w)?;
         Ok(w.into())
     }
 
@@ -185,7 +199,7 @@ impl ServiceClient {
 
     /// GET a listing (`items`, or OData `value`), following next links on
     /// the same origin.
-    async fn list<T: DeserializeOwned>(
+    async fn list<T: DeserializeOwned + Required>(
         &self,
         first: Url,
         cred: &Credential,
@@ -202,22 +216,23 @@ impl ServiceClient {
                     format!("the listing has more than {MAX_PAGES} pages; stopped"),
                 ));
             }
-            let page = self.call(Method::GET, url.clone(), None, cred, log).await?;
-            let items = match &page {
+            let answer = self.call(Method::GET, url.clone(), None, cred, log).await?;
+            let page = &answer.body;
+            // An array, or an object with its items under `items` (or
+            // OData's `value`): `{}` is not an empty listing.
+            let items = match page {
                 Value::Array(_) => page.clone(),
-                Value::Object(o) => o
-                    .get("items")
-                    .or_else(|| o.get("value"))
-                    .cloned()
-                    .unwrap_or(Value::Array(vec![])),
-                _ => return Err(unexpected_shape("a listing")),
+                Value::Object(o) => match o.get("items").or_else(|| o.get("value")) {
+                    Some(items @ Value::Array(_)) => items.clone(),
+                    _ => return Err(answer.unexpected("a listing", "it has no items array")),
+                },
+                _ => return Err(answer.unexpected("a listing", "it is not an object")),
             };
-            let items: Vec<T> = serde_json::from_value(items).map_err(|e| {
-                Error::new(
-                    ErrorKind::Service,
-                    format!("the listing is not the expected JSON: {e}"),
-                )
-            })?;
+            let items: Vec<T> = serde_json::from_value(items)
+                .map_err(|e| answer.unexpected("a listing", &e.to_string()))?;
+            if let Some(field) = items.iter().find_map(Required::missing) {
+                return Err(answer.unexpected("a listing", &format!("an item has no {field}")));
+            }
             out.extend(items);
             let link = page
                 .get("@odata.nextLink")
@@ -246,9 +261,11 @@ impl ServiceClient {
         Ok(out)
     }
 
-    /// One operation: token, correlation id, retries of throttling, 5xx and
-    /// dropped connections within the request timeout, one sign-in again
-    /// after a 401.
+    /// One operation: token, correlation id, retries of throttling, 5xx,
+    /// dropped connections and bodies cut by a reset, within the request
+    /// timeout; one sign-in again after a 401. A `Retry-After` longer than
+    /// what is left of the timeout stops at once (the error says when to
+    /// retry); a certificate refused is never retried.
     pub async fn call(
         &self,
         method: Method,
@@ -256,13 +273,18 @@ impl ServiceClient {
         body: Option<Value>,
         cred: &Credential,
         log: &CallLog,
-    ) -> Result<Value> {
+    ) -> Result<Answer> {
         let deadline = Instant::now() + self.timeout;
         let mut rejected: Option<Secret> = None;
-        let mut signed_in_again = false;
+        // The 401 that made the credential sign in again, for the error
+        // when it cannot (a token given by the caller).
+        let mut unauthorized: Option<Error> = None;
         let mut attempt: u32 = 0;
         loop {
-            let token = cred.token(rejected.as_ref(), log).await?;
+            let token = match cred.token(rejected.as_ref(), log).await {
+                Ok(t) => t,
+                Err(e) => return Err(after_401(e, unauthorized)),
+            };
             let correlation_id = uuid::Uuid::new_v4().to_string();
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -286,8 +308,8 @@ impl ServiceClient {
                 Ok(r) => r,
                 Err(e) => {
                     let err = map_reqwest_error(&e).with_correlation_id(correlation_id.clone());
-                    if err.kind == ErrorKind::Network {
-                        if let Some(delay) = self.retry_delay(attempt, None, deadline) {
+                    if is_retryable(&e) {
+                        if let Some(delay) = self.backoff(attempt, deadline) {
                             attempt += 1;
                             log.push(format!(
                                 "{method} {url} -> {} after {ms} ms (correlation id {correlation_id}); retry {attempt} of {} in {} ms",
@@ -311,43 +333,81 @@ impl ServiceClient {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
                 .unwrap_or(correlation_id);
-            let retry_after = parse_retry_after(response.headers());
+            let retry_after = parse_retry_after(response.headers(), std::time::SystemTime::now());
             let body_bytes = read_body_capped(response).await;
 
             if status.is_success() {
+                let bytes = match body_bytes {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let e = e
+                            .with_status(status.as_u16())
+                            .with_correlation_id(server_cid.clone());
+                        // A connection reset in the middle of the body: sent
+                        // again as a dropped connection is (GET and PUT are
+                        // both idempotent).
+                        if e.kind == ErrorKind::Network {
+                            if let Some(delay) = self.backoff(attempt, deadline) {
+                                attempt += 1;
+                                log.push(format!(
+                                    "{method} {url} -> {} cut short after {ms} ms: {} (correlation id {server_cid}); retry {attempt} of {} in {} ms",
+                                    status.as_u16(), e.message, self.max_retries, delay.as_millis()
+                                ));
+                                tokio::time::sleep(delay).await;
+                                continue;
+                            }
+                        }
+                        log.push(format!(
+                            "{method} {url} -> {} in {ms} ms, body refused: {} (correlation id {server_cid})",
+                            status.as_u16(),
+                            e.message
+                        ));
+                        return Err(e);
+                    }
+                };
                 log.push(format!(
                     "{method} {url} -> {} in {ms} ms (correlation id {server_cid})",
                     status.as_u16()
                 ));
-                let bytes = body_bytes.map_err(|e| e.with_correlation_id(server_cid.clone()))?;
+                let answer = Answer {
+                    body: Value::Null,
+                    status: status.as_u16(),
+                    correlation_id: server_cid,
+                };
                 if bytes.is_empty() {
-                    return Ok(Value::Null);
+                    return Ok(answer);
                 }
-                return serde_json::from_slice(&bytes).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Service,
-                        format!(
-                            "the service answered {} with a body that is not JSON: {e}",
-                            status.as_u16()
-                        ),
-                    )
-                    .with_status(status.as_u16())
-                    .with_correlation_id(server_cid.clone())
-                });
+                return match serde_json::from_slice(&bytes) {
+                    Ok(body) => Ok(Answer { body, ..answer }),
+                    Err(e) => Err(answer.unexpected("JSON", &e.to_string())),
+                };
             }
 
             let service_message = body_bytes.ok().and_then(|b| service_message(&b));
-            if status == StatusCode::UNAUTHORIZED && !signed_in_again {
+            if status == StatusCode::UNAUTHORIZED && unauthorized.is_none() {
                 log.push(format!(
                     "{method} {url} -> 401 in {ms} ms (correlation id {server_cid}); signing in again"
                 ));
-                signed_in_again = true;
+                unauthorized = Some(
+                    Error::new(ErrorKind::Authentication, EXPIRED_MESSAGE)
+                        .with_status(401)
+                        .with_correlation_id(server_cid)
+                        .with_service_message(service_message),
+                );
                 rejected = Some(token.secret.clone());
                 continue;
             }
             let retryable = matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504);
-            if retryable {
-                if let Some(delay) = self.retry_delay(attempt, retry_after, deadline) {
+            let mut stopped_early = false;
+            if retryable && attempt < self.max_retries {
+                let delay = match retry_after {
+                    Some(wait) => {
+                        stopped_early = Instant::now() + wait >= deadline;
+                        (!stopped_early).then_some(wait)
+                    }
+                    None => self.backoff(attempt, deadline),
+                };
+                if let Some(delay) = delay {
                     attempt += 1;
                     log.push(format!(
                         "{method} {url} -> {} in {ms} ms (correlation id {server_cid}); retry {attempt} of {} in {} ms",
@@ -367,38 +427,147 @@ impl ServiceClient {
                 .with_status(status.as_u16())
                 .with_correlation_id(server_cid)
                 .with_service_message(service_message);
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                err.retry_after_seconds = retry_after.map(|d| d.as_secs().max(1));
+            if let (true, Some(wait)) = (retryable, retry_after) {
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                err.retry_after_seconds = Some(seconds);
+                if stopped_early || wait >= Duration::from_secs(1) {
+                    err.message = format!(
+                        "{}; the service asks to be called again in {seconds} s, at {}{}",
+                        err.message,
+                        retry_time(wait),
+                        if stopped_early {
+                            " (later than the request timeout allows, so no retry was made)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
             }
             return Err(err);
         }
     }
 
-    /// The wait before the next attempt, or `None` when no attempt is left
-    /// or the wait would run past the deadline.
-    fn retry_delay(
-        &self,
-        attempt: u32,
-        retry_after: Option<Duration>,
-        deadline: Instant,
-    ) -> Option<Duration> {
+    /// The backoff before the next attempt (exponential, with full jitter),
+    /// or `None` when no attempt is left or the wait would run past the
+    /// deadline.
+    fn backoff(&self, attempt: u32, deadline: Instant) -> Option<Duration> {
         if attempt >= self.max_retries {
             return None;
         }
-        let delay = match retry_after {
-            Some(d) => d.min(MAX_RETRY_AFTER),
-            None => {
-                // Exponential backoff with full jitter.
-                let ceiling = self
-                    .retry_base_delay
-                    .saturating_mul(1u32 << attempt.min(16))
-                    .min(MAX_BACKOFF);
-                let ms = ceiling.as_millis() as u64;
-                Duration::from_millis(rand::rng().random_range(ms / 2..=ms.max(1)))
-            }
-        };
+        let ceiling = self
+            .retry_base_delay
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(MAX_BACKOFF);
+        let ms = ceiling.as_millis() as u64;
+        let delay = Duration::from_millis(rand::rng().random_range(ms / 2..=ms.max(1)));
         (Instant::now() + delay < deadline).then_some(delay)
     }
+}
+
+/// The answer of one successful request: its JSON (`Null` for an empty
+/// body), status and correlation id, which the errors about its shape carry.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub body: Value,
+    pub status: u16,
+    pub correlation_id: String,
+}
+
+impl Answer {
+    /// A 2xx answer that is not what the operation expects: MSC_SERVICE.
+    fn unexpected(&self, what: &str, why: &str) -> Error {
+        Error::new(
+            ErrorKind::Service,
+            format!(
+                "the service answered {} with a body that is not {what} as expected: {why}",
+                self.status
+            ),
+        )
+        .with_status(self.status)
+        .with_correlation_id(self.correlation_id.clone())
+    }
+
+    /// The body as one object of the operation, with its required fields.
+    fn decode<T: DeserializeOwned + Required>(&self, what: &str) -> Result<T> {
+        if !self.body.is_object() {
+            return Err(self.unexpected(what, "it is not a JSON object"));
+        }
+        let item: T = serde_json::from_value(self.body.clone())
+            .map_err(|e| self.unexpected(what, &e.to_string()))?;
+        match item.missing() {
+            Some(field) => Err(self.unexpected(what, &format!("it has no {field}"))),
+            None => Ok(item),
+        }
+    }
+
+    fn require(&self, what: &str, field: &str, value: &Option<String>) -> Result<()> {
+        match value {
+            Some(_) => Ok(()),
+            None => Err(self.unexpected(what, &format!("it has no {field}"))),
+        }
+    }
+
+    /// A PUT's answer must carry the value asked for: one that says
+    /// otherwise is an error saying what the service answered.
+    fn confirms(&self, asked: &str, w: &WirePolicyItem) -> Result<()> {
+        let answered = w.policy_value.as_deref().unwrap_or_default();
+        if answered.eq_ignore_ascii_case(asked) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Service,
+            format!(
+                "the service was asked to set PolicyValue '{asked}' and answered {} with PolicyValue '{}'; the change may not have been made",
+                self.status,
+                crate::text::echo(answered)
+            ),
+        )
+        .with_status(self.status)
+        .with_correlation_id(self.correlation_id.clone()))
+    }
+}
+
+/// The fields without which an item of the service is not the expected
+/// JSON (the wire types are otherwise tolerant of missing fields).
+pub trait Required {
+    fn missing(&self) -> Option<&'static str>;
+}
+
+impl Required for WirePolicy {
+    fn missing(&self) -> Option<&'static str> {
+        self.id.is_none().then_some("id")
+    }
+}
+
+impl Required for WirePolicyItem {
+    fn missing(&self) -> Option<&'static str> {
+        self.policy_value.is_none().then_some("policyValue")
+    }
+}
+
+/// The error of a call whose token the service refused (401) and that
+/// could not sign in again: the credential's reason, with the 401's status,
+/// correlation id and service message (a network failure or a timeout of
+/// the sign-in again keeps its own).
+fn after_401(mut e: Error, unauthorized: Option<Error>) -> Error {
+    if let Some(u) = unauthorized.filter(|_| e.kind == ErrorKind::Authentication) {
+        e.http_status = Some(401);
+        e.correlation_id = u.correlation_id;
+        if u.service_message.is_some() {
+            e.service_message = u.service_message;
+        }
+    }
+    e
+}
+
+/// When to call again after waiting `wait` from now, in UTC (RFC 3339).
+fn retry_time(wait: Duration) -> String {
+    let at = time::OffsetDateTime::now_utc()
+        + time::Duration::try_from(wait).unwrap_or(time::Duration::ZERO);
+    at.replace_nanosecond(0)
+        .unwrap_or(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn status_error(status: StatusCode, retries: u32) -> Error {
@@ -420,11 +589,25 @@ fn status_error(status: StatusCode, retries: u32) -> Error {
     }
 }
 
-/// `Retry-After` as seconds (HTTP dates are rare here; treated as absent).
-fn parse_retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+/// `Retry-After` as a wait from `now`: seconds (RFC 9110's delay-seconds,
+/// decimals tolerated), or an HTTP date (IMF-fixdate, RFC 850 or asctime);
+/// a date in the past means no wait. At most [`MAX_RETRY_AFTER`].
+fn parse_retry_after(
+    h: &reqwest::header::HeaderMap,
+    now: std::time::SystemTime,
+) -> Option<Duration> {
     let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    let secs: f64 = v.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
+    let wait = match v.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => {
+            Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64()))
+        }
+        Ok(_) => return None,
+        Err(_) => httpdate::parse_http_date(v)
+            .ok()?
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// The service's own words from an error body, whatever its shape (also a
@@ -459,23 +642,4 @@ fn truncate(s: &str) -> String {
     } else {
         format!("{}…", s.chars().take(MAX).collect::<String>())
     }
-}
-
-fn decode<T: DeserializeOwned>(v: Value) -> Result<T> {
-    if !v.is_object() {
-        return Err(unexpected_shape("an object"));
-    }
-    serde_json::from_value(v).map_err(|e| {
-        Error::new(
-            ErrorKind::Service,
-            format!("the answer is not the expected JSON: {e}"),
-        )
-    })
-}
-
-fn unexpected_shape(what: &str) -> Error {
-    Error::new(
-        ErrorKind::Service,
-        format!("the service's answer is not {what} as expected"),
-    )
 }

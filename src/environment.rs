@@ -73,7 +73,7 @@ impl EnvironmentVariables {
             if name.is_empty() || name.contains('=') || name.contains('\0') {
                 return Err(Error::invalid(format!(
                     "{FIELD}: '{}' is not a variable name",
-                    name.escape_debug()
+                    crate::text::echo(name)
                 )));
             }
             match v {
@@ -84,7 +84,7 @@ impl EnvironmentVariables {
                 other => {
                     return Err(Error::invalid(format!(
                         "{FIELD}: the value of '{}' must be a string or null; got {}",
-                        name.escape_debug(),
+                        crate::text::echo(name),
                         json_type(other)
                     )))
                 }

@@ -1,6 +1,7 @@
 //! Error kinds shared by the service client, the sign-in code, the C ABI and
 //! the CLI. The numeric codes are the C ABI's return codes (native-abi.md).
 
+use crate::text::{clipped, echo, MAX_MESSAGE_CHARS};
 use serde::Serialize;
 use std::fmt;
 
@@ -113,19 +114,34 @@ impl Error {
         self
     }
 
-    /// The `error` object of a JSON answer (fields that do not apply are left out).
+    /// The message as shown: one line, controls escaped, bounded
+    /// ([`crate::text`]).
+    pub fn shown_message(&self) -> String {
+        clipped(&self.message, MAX_MESSAGE_CHARS)
+    }
+
+    /// The service's message as shown (see [`Error::shown_message`]).
+    pub fn shown_service_message(&self) -> Option<String> {
+        self.service_message
+            .as_deref()
+            .map(|m| clipped(m, MAX_MESSAGE_CHARS))
+    }
+
+    /// The `error` object of a JSON answer (fields that do not apply are
+    /// left out). Text from the service or the caller is shown as
+    /// [`crate::text`] makes it: one line, no control character.
     pub fn to_json(&self) -> serde_json::Value {
         let mut o = serde_json::Map::new();
         o.insert("code".into(), self.kind.name().into());
-        o.insert("message".into(), self.message.clone().into());
+        o.insert("message".into(), self.shown_message().into());
         if let Some(s) = self.http_status {
             o.insert("httpStatus".into(), s.into());
         }
         if let Some(c) = &self.correlation_id {
-            o.insert("correlationId".into(), c.clone().into());
+            o.insert("correlationId".into(), echo(c).into());
         }
-        if let Some(m) = &self.service_message {
-            o.insert("serviceMessage".into(), m.clone().into());
+        if let Some(m) = self.shown_service_message() {
+            o.insert("serviceMessage".into(), m.into());
         }
         if let Some(r) = self.retry_after_seconds {
             o.insert("retryAfterSeconds".into(), r.into());
@@ -135,19 +151,21 @@ impl Error {
 }
 
 impl fmt::Display for Error {
-    /// One line: message, HTTP status, service message, correlation id.
+    /// One line: message, HTTP status, service message, correlation id
+    /// (controls escaped, as in [`Error::to_json`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
+        let message = self.shown_message();
+        f.write_str(&message)?;
         if let Some(s) = self.http_status {
             write!(f, " (HTTP {s})")?;
         }
-        if let Some(m) = &self.service_message {
-            if !self.message.contains(m.as_str()) {
+        if let Some(m) = self.shown_service_message() {
+            if !message.contains(m.as_str()) {
                 write!(f, ": {m}")?;
             }
         }
         if let Some(c) = &self.correlation_id {
-            write!(f, " [correlation id {c}]")?;
+            write!(f, " [correlation id {}]", echo(c))?;
         }
         Ok(())
     }

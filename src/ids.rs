@@ -32,7 +32,7 @@ pub fn validate_id(what: &str, id: &str) -> Result<()> {
     {
         return Err(Error::invalid(format!(
             "{what} '{}' contains '{}'; ids may only contain letters, digits, '-', '_' and '.'",
-            id.escape_debug(),
+            crate::text::echo(id),
             bad.escape_debug()
         )));
     }

@@ -6,6 +6,8 @@
 //! - [`auth`]: sign-in flows and the token cache;
 //! - [`session`]: a session and the JSON requests of the C ABI;
 //! - [`transport`]: the HTTP client (TLS 1.2+, trust store, proxy);
+//! - [`text`]: outside text made safe to show (one line, no control
+//!   characters, bounded);
 //! - [`environment`]: the environment variables read, from the process or a
 //!   host's snapshot;
 //! - `emulator` (feature `emulator`): the imitation service and sign-in
@@ -21,6 +23,7 @@ pub mod log;
 pub mod model;
 pub mod options;
 pub mod session;
+pub mod text;
 pub mod transport;
 
 pub use error::{Error, ErrorKind, Result};

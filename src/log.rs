@@ -13,9 +13,12 @@ impl CallLog {
         Self::default()
     }
 
+    /// Add a line; text from outside in it is shown as [`crate::text`]
+    /// makes it (one line, no control character, bounded).
     pub fn push(&self, line: impl Into<String>) {
+        let line = crate::text::clipped(&line.into(), crate::text::MAX_MESSAGE_CHARS);
         if let Ok(mut v) = self.0.lock() {
-            v.push(line.into());
+            v.push(line);
         }
     }
 

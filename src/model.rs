@@ -159,7 +159,7 @@ pub fn requested_value(
         (Some(v), None) => canonical_value(v).ok_or_else(|| {
             Error::invalid(format!(
                 "value '{}' is not valid; use {}",
-                v.escape_debug(),
+                crate::text::echo(v),
                 KNOWN_VALUES.join(", ")
             ))
         }),
@@ -167,11 +167,12 @@ pub fn requested_value(
         (None, Some(Value::String(s))) => value_from_enabled(s).ok_or_else(|| {
             Error::invalid(format!(
                 "Enabled must be True or False ($True, $False, 'True', 'False'); got '{}'",
-                s.escape_debug()
+                crate::text::echo(s)
             ))
         }),
         (None, Some(other)) => Err(Error::invalid(format!(
-            "Enabled must be True or False; got {other}"
+            "Enabled must be True or False; got {}",
+            crate::text::echo(&other.to_string())
         ))),
         (None, None) => Err(Error::invalid("value (or enabled) is required")),
     }

@@ -37,7 +37,8 @@ impl Environment {
         .find(|e| e.name().eq_ignore_ascii_case(n))
         .ok_or_else(|| {
             Error::invalid(format!(
-                "environment '{n}' is not known; use AzureCloud, AzureUSGovernment, AzureUSGovernmentDoD or Custom"
+                "environment '{}' is not known; use AzureCloud, AzureUSGovernment, AzureUSGovernmentDoD or Custom",
+                crate::text::echo(n)
             ))
         })
     }
@@ -105,8 +106,7 @@ impl SessionOptions {
         let raw: OptionsJson = if json.trim().is_empty() {
             OptionsJson::default()
         } else {
-            serde_json::from_str(json)
-                .map_err(|e| Error::invalid(format!("session options: {e}")))?
+            parse_json_object("session options", json)?
         };
         Self::from_json(&raw)
     }
@@ -178,12 +178,7 @@ impl SessionOptions {
         let authority_host = parse_endpoint("authorityHost", &authority)?;
         let timeout = match raw.timeout_seconds {
             None => Duration::from_secs(DEFAULT_TIMEOUT_SECONDS),
-            Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Duration::from_secs_f64(t),
-            Some(t) => {
-                return Err(Error::invalid(format!(
-                    "timeoutSeconds must be more than 0 and at most 3600; got {t}"
-                )))
-            }
+            Some(t) => timeout_from_seconds(t)?,
         };
         let max_retries = raw.max_retries.unwrap_or(DEFAULT_MAX_RETRIES);
         if max_retries > 10 {
@@ -199,9 +194,7 @@ impl SessionOptions {
         let proxy = match &raw.proxy {
             None => None,
             Some(p) if p.trim().is_empty() => None,
-            Some(p) => {
-                Some(Url::parse(p).map_err(|e| Error::invalid(format!("proxy '{p}': {e}")))?)
-            }
+            Some(p) => Some(parse_proxy(p)?),
         };
         let ca_certificate_path = raw
             .ca_certificate_path
@@ -226,13 +219,88 @@ impl SessionOptions {
     }
 }
 
+/// The longest request timeout accepted, in seconds.
+pub const MAX_TIMEOUT_SECONDS: f64 = 3600.0;
+
+/// A request timeout given in seconds: a finite number more than 0 and at
+/// most [`MAX_TIMEOUT_SECONDS`]. NaN, infinities, 0 and negative numbers are
+/// InvalidArgument, never a silent default (JSON cannot carry NaN or
+/// infinity: a host that takes the number as text, as the CLI's
+/// `--timeout`, checks it here before building the options).
+pub fn timeout_from_seconds(t: f64) -> Result<Duration> {
+    if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_SECONDS {
+        Ok(Duration::from_secs_f64(t))
+    } else {
+        Err(Error::invalid(format!(
+            "timeoutSeconds must be a number of seconds more than 0 and at most {MAX_TIMEOUT_SECONDS}; got {t}"
+        )))
+    }
+}
+
+/// A JSON request or options document: it must be an object (a JSON array
+/// would otherwise fill the fields by position); `what` names it in errors.
+pub(crate) fn parse_json_object<T: serde::de::DeserializeOwned>(
+    what: &str,
+    text: &str,
+) -> Result<T> {
+    if !text.trim_start().starts_with('{') {
+        return Err(Error::invalid(format!(
+            "the {what} must be a JSON object ({{\"name\": value, ...}})"
+        )));
+    }
+    serde_json::from_str(text).map_err(|e| Error::invalid(format!("{what}: {e}")))
+}
+
+/// The schemes a proxy may have: reqwest (without its `socks` feature)
+/// sends through these only, and would go direct for any other.
+const PROXY_SCHEMES: [&str; 2] = ["http", "https"];
+
+/// An explicit proxy (`proxy` option, `--proxy`): a URL with scheme
+/// `http://` or `https://` and a host. Anything else is InvalidArgument,
+/// never a silent bypass. Errors show the URL without its password.
+pub fn parse_proxy(p: &str) -> Result<Url> {
+    let shown = || crate::text::echo(&without_password(p.trim()));
+    let url = Url::parse(p.trim())
+        .map_err(|e| Error::invalid(format!("proxy '{}' is not a URL: {e}", shown())))?;
+    if !PROXY_SCHEMES.contains(&url.scheme()) {
+        return Err(Error::invalid(format!(
+            "proxy '{}' has the scheme '{}', which cannot carry requests; use http:// or https://",
+            shown(),
+            crate::text::echo(url.scheme())
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid(format!("proxy '{}' names no host", shown())));
+    }
+    Ok(url)
+}
+
+/// A proxy URL as it may be shown: the password of its user information
+/// (everything between the first `:` after the scheme's `//` and the last
+/// `@`) replaced by `***`, whether the URL parses or not.
+pub fn without_password(p: &str) -> String {
+    let (scheme, rest) = match p.find("://") {
+        Some(i) => p.split_at(i + 3),
+        None => ("", p),
+    };
+    match rest.rfind('@') {
+        None => p.to_string(),
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}{user}:***{}", &rest[at..])
+        }
+    }
+}
+
 /// Parse a base URL: `https://`, or `http://` on a loopback host only.
 pub fn parse_endpoint(what: &str, s: &str) -> Result<Url> {
-    let url = Url::parse(s.trim()).map_err(|e| Error::invalid(format!("{what} '{s}': {e}")))?;
+    let url = Url::parse(s.trim())
+        .map_err(|e| Error::invalid(format!("{what} '{}': {e}", crate::text::echo(s))))?;
     check_scheme(what, &url)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::invalid(format!(
-            "{what} '{s}' must not carry a query or fragment"
+            "{what} '{}' must not carry a query or fragment",
+            crate::text::echo(s)
         )));
     }
     Ok(url)
@@ -319,6 +387,69 @@ mod tests {
         );
         let e = SessionOptions::parse(r#"{"environmentVariables":"HTTPS_PROXY=x"}"#).unwrap_err();
         assert!(e.message.contains("environmentVariables"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_proxy_that_cannot_be_used_is_refused_without_its_password() {
+        for ok in [
+            "http://127.0.0.1:3128",
+            "https://proxy.corp:8443",
+            "http://u:p@h:1",
+        ] {
+            parse_proxy(ok).unwrap();
+        }
+        for bad in [
+            "htp://127.0.0.1:1",
+            "ftp://127.0.0.1:21",
+            "socks9://127.0.0.1:1",
+            "socks5://127.0.0.1:1080",
+            "http://",
+            "127.0.0.1:3128",
+            "http://user:s3cret@127.0.0.1:99999",
+            "user:s3cret@proxy:1",
+            "htp://user:s3cret@proxy:1",
+            "http://user:s3/cret@proxy:1",
+        ] {
+            let e = SessionOptions::parse(&serde_json::json!({ "proxy": bad }).to_string())
+                .unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::InvalidArgument, "{bad}");
+            assert!(e.message.contains("proxy"), "{}", e.message);
+            assert!(!e.message.contains("s3"), "{bad}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn timeouts_must_be_finite_and_positive() {
+        for bad in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -1.0,
+            0.0,
+            3600.5,
+        ] {
+            let raw = OptionsJson {
+                timeout_seconds: Some(bad),
+                ..Default::default()
+            };
+            let e = SessionOptions::from_json(&raw).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::InvalidArgument, "{bad}");
+            assert!(timeout_from_seconds(bad).is_err());
+        }
+        assert_eq!(
+            timeout_from_seconds(2.5).unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert!(SessionOptions::parse(r#"{"timeoutSeconds":-1}"#).is_err());
+        assert!(SessionOptions::parse(r#"{"timeoutSeconds":1e999}"#).is_err());
+    }
+
+    #[test]
+    fn options_are_an_object() {
+        for bad in [r#"["AzureCloud"]"#, "1", r#""x""#, "null"] {
+            let e = SessionOptions::parse(bad).unwrap_err();
+            assert!(e.message.contains("JSON object"), "{bad}: {}", e.message);
+        }
     }
 
     #[test]

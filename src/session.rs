@@ -73,6 +73,12 @@ impl Endpoint {
             service,
         })
     }
+
+    /// The transport of azure_identity's sign-ins (client secret,
+    /// certificate) over this endpoint's HTTP client and timeout.
+    fn sign_in_transport(&self) -> crate::auth::azure::SignInTransport {
+        crate::auth::azure::SignInTransport::new(self.http.clone(), self.options.timeout)
+    }
 }
 
 /// A signed-in connection.
@@ -126,6 +132,8 @@ fn poll_budget(options: &SessionOptions) -> std::time::Duration {
 }
 
 /// A connect request (native-abi.md); session options may ride along.
+/// Every field is optional here (null means absent); a field of neither
+/// kind is refused (see `unknown`).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct ConnectRequest {
@@ -146,10 +154,14 @@ struct ConnectRequest {
     resource: Option<String>,
     #[serde(flatten)]
     options: OptionsJson,
+    /// What neither the request nor the options took: refused by name
+    /// (serde's `deny_unknown_fields` does not work with `flatten`).
+    #[serde(flatten)]
+    unknown: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 struct GetRequest {
     resource: Option<String>,
     policy_id: Option<String>,
@@ -160,7 +172,7 @@ struct GetRequest {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 struct UpdateRequest {
     policy_id: Option<String>,
     product_id: Option<String>,
@@ -170,8 +182,39 @@ struct UpdateRequest {
     access_token: Option<Secret>,
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(what: &str, request: &str) -> Result<T> {
-    serde_json::from_str(request).map_err(|e| Error::invalid(format!("{what} request: {e}")))
+/// A request: a JSON object whose fields are all known (an unknown one,
+/// such as a mis-cased `AccessToken`, is InvalidArgument naming it, never
+/// silently ignored).
+fn parse<T: serde::de::DeserializeOwned>(what: &str, request: &str) -> Result<T> {
+    crate::options::parse_json_object(&format!("{what} request"), request)
+}
+
+/// Run one operation within `limit`, the request timeout: running out of
+/// time is Timeout (with a log line) whatever the operation was waiting
+/// for, and drops what it was doing. Every path (the C ABI, the CLI, Rust
+/// callers) goes through here, sign-in included.
+async fn within<T>(
+    limit: std::time::Duration,
+    log: &CallLog,
+    operation: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let started = std::time::Instant::now();
+    match tokio::time::timeout(limit, operation).await {
+        Ok(result) => result,
+        Err(_) => {
+            log.push(format!(
+                "gave up after {} ms (request timeout)",
+                started.elapsed().as_millis()
+            ));
+            Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the call did not finish within the request timeout of {} s",
+                    limit.as_secs_f64()
+                ),
+            ))
+        }
+    }
 }
 
 fn required<'a>(field: &str, v: &'a Option<String>) -> Result<&'a str> {
@@ -240,10 +283,33 @@ impl Session {
     /// `msc_connect`: sign in and keep the connection; answers its info.
     /// Device code and interactive sign-ins take two steps (`start`, then
     /// `poll` until it answers other than MSC_PENDING).
+    ///
+    /// The whole of it, sign-in included, ends within the request timeout
+    /// (the request's own `timeoutSeconds`, else the session's).
     pub async fn connect(&self, request: &str, log: &CallLog) -> Result<Value> {
         let req: ConnectRequest = parse("connect", request)?;
-        let flow = Flow::parse(required("flow", &req.flow)?)?;
+        if let Some(field) = req.unknown.keys().next() {
+            return Err(Error::invalid(format!(
+                "connect request: unknown field `{}` (the names of native-abi.md's connect requests and session options, in camelCase: field names are case-sensitive)",
+                crate::text::echo(field)
+            )));
+        }
         let endpoint = self.base.with(&req.options)?;
+        within(
+            endpoint.options.timeout,
+            log,
+            self.connect_within(req, endpoint, log),
+        )
+        .await
+    }
+
+    async fn connect_within(
+        &self,
+        req: ConnectRequest,
+        endpoint: Endpoint,
+        log: &CallLog,
+    ) -> Result<Value> {
+        let flow = Flow::parse(required("flow", &req.flow)?)?;
         let scope = normalise_scope(req.scope.as_deref().or(req.resource.as_deref()))?;
         if matches!(flow, Flow::DeviceCode | Flow::Interactive) {
             return self
@@ -283,7 +349,7 @@ impl Session {
                 let (tenant, client_id) = app_ids(&req)?;
                 let secret = required_secret("clientSecret", &req.client_secret)?;
                 let source = client_secret_source(
-                    &endpoint.http,
+                    &endpoint.sign_in_transport(),
                     &authority,
                     tenant,
                     client_id,
@@ -328,7 +394,7 @@ impl Session {
                     }
                 };
                 let source = certificate_source(
-                    &endpoint.http,
+                    &endpoint.sign_in_transport(),
                     &authority,
                     tenant,
                     client_id,
@@ -508,7 +574,7 @@ impl Session {
         if !step.eq_ignore_ascii_case("poll") {
             return Err(Error::invalid(format!(
                 "step '{}' is not known; use start, then poll (or cancel)",
-                step.escape_debug()
+                crate::text::echo(step)
             )));
         }
         let mut pending = self.pending.lock().await;
@@ -607,8 +673,12 @@ impl Session {
         }
     }
 
-    /// `msc_get`.
+    /// `msc_get`; ends within the request timeout.
     pub async fn get(&self, request: &str, log: &CallLog) -> Result<Value> {
+        within(self.timeout(), log, self.get_within(request, log)).await
+    }
+
+    async fn get_within(&self, request: &str, log: &CallLog) -> Result<Value> {
         let req: GetRequest = parse("get", request)?;
         let resource = required("resource", &req.resource)?;
         if resource.eq_ignore_ascii_case("connection") {
@@ -627,7 +697,8 @@ impl Session {
         ];
         if !RESOURCES.contains(&resource) {
             return Err(Error::invalid(format!(
-                "resource '{resource}' is not known; use policies, policy, productPolicies, productPolicy, offerTypePolicy or connection"
+                "resource '{}' is not known; use policies, policy, productPolicies, productPolicy, offerTypePolicy or connection",
+                crate::text::echo(resource)
             )));
         }
         for (what, id) in [
@@ -691,8 +762,12 @@ impl Session {
         }
     }
 
-    /// `msc_update`.
+    /// `msc_update`; ends within the request timeout.
     pub async fn update(&self, request: &str, log: &CallLog) -> Result<Value> {
+        within(self.timeout(), log, self.update_within(request, log)).await
+    }
+
+    async fn update_within(&self, request: &str, log: &CallLog) -> Result<Value> {
         let req: UpdateRequest = parse("update", request)?;
         let policy = required("policyId", &req.policy_id)?;
         let value = requested_value(req.value.as_deref(), req.enabled.as_ref())?;

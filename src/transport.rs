@@ -230,8 +230,12 @@ pub fn build_client(options: &SessionOptions) -> Result<reqwest::Client> {
         .tcp_keepalive(Duration::from_secs(60));
     if let Some(proxy) = &options.proxy {
         // A proxy given explicitly carries every request, loopback included.
-        let p = reqwest::Proxy::all(proxy.as_str())
-            .map_err(|e| Error::invalid(format!("proxy '{proxy}': {e}")))?;
+        let p = reqwest::Proxy::all(proxy.as_str()).map_err(|e| {
+            Error::invalid(format!(
+                "proxy '{}': {e}",
+                crate::options::without_password(proxy.as_str())
+            ))
+        })?;
         builder = builder.proxy(p);
     } else if !options
         .environment_variables
@@ -280,6 +284,36 @@ pub fn proxies_from_variables(env: &EnvironmentVariables) -> Vec<reqwest::Proxy>
     add(["HTTPS_PROXY", "https_proxy"], |u| reqwest::Proxy::https(u));
     add(["ALL_PROXY", "all_proxy"], |u| reqwest::Proxy::all(u));
     proxies
+}
+
+/// Whether a transport error is the server's certificate being refused
+/// (unknown issuer, expired, another host's name, ...): trying again cannot
+/// change that, so it is never retried. rustls's error sits in the chain,
+/// directly or inside `io::Error`s (whose `source` skips the error they
+/// wrap, so each is opened with `get_ref`).
+pub fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return matches!(
+            tls,
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+        );
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        if is_certificate_error(inner) {
+            return true;
+        }
+    }
+    e.source().is_some_and(is_certificate_error)
+}
+
+/// Whether a request that failed this way may be sent again: a dropped or
+/// reset connection, a refused connect; not a certificate refused, not a
+/// timeout (the budget is spent), not a request that cannot be built.
+pub fn is_retryable(e: &reqwest::Error) -> bool {
+    !(e.is_timeout() || e.is_builder() || is_certificate_error(e))
 }
 
 /// Map a transport error onto Network or Timeout, without the URL's query.

@@ -7,7 +7,7 @@
 //! file (certificate and unencrypted key), or on Windows the CurrentUser or
 //! LocalMachine "My" store by thumbprint (the key stays in the store).
 
-use super::azure::{azure_client_options, require_https, AzureSource};
+use super::azure::{azure_client_options, require_https, AzureSource, SignInTransport};
 use super::Secret;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::CallLog;
@@ -314,7 +314,7 @@ pub fn parse_thumbprint(s: &str) -> Result<[u8; 20]> {
     let bad = || {
         Error::invalid(format!(
             "certificateThumbprint '{}' is not a SHA-1 thumbprint (40 hexadecimal digits)",
-            s.escape_debug()
+            crate::text::echo(s)
         ))
     };
     if hex.len() != 40 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -359,7 +359,7 @@ impl ClientAssertion for Assertion {
 
 /// A token source signing in as `client_id` with a certificate.
 pub fn certificate_source(
-    http: &reqwest::Client,
+    transport: &SignInTransport,
     authority: &url::Url,
     tenant_id: &str,
     client_id: &str,
@@ -383,7 +383,7 @@ pub fn certificate_source(
             ));
         }
     }
-    let (http, authority) = (http.clone(), authority.clone());
+    let (transport, authority) = (transport.clone(), authority.clone());
     let (tenant, client) = (tenant_id.to_string(), client_id.to_string());
     let at = format!("{}/{tenant_id}", authority.as_str().trim_end_matches('/'));
     let make = move || -> azure_core::Result<Arc<dyn TokenCredential>> {
@@ -393,7 +393,7 @@ pub fn certificate_source(
             audience: audience.clone(),
         };
         let options = ClientAssertionCredentialOptions {
-            client_options: azure_client_options(&http, &authority),
+            client_options: azure_client_options(&transport, &authority),
         };
         let credential = ClientAssertionCredential::new(
             tenant.clone(),

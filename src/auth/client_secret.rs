@@ -1,7 +1,7 @@
 //! App-only sign-in with a client secret, through azure_identity's
 //! ClientSecretCredential driven by the session's HTTP client.
 
-use super::azure::{azure_client_options, require_https, AzureSource};
+use super::azure::{azure_client_options, require_https, AzureSource, SignInTransport};
 use super::Secret;
 use crate::error::Result;
 use azure_core::credentials::TokenCredential;
@@ -11,7 +11,7 @@ pub use super::azure::map_azure_error;
 
 /// A token source signing in as `client_id` with its secret.
 pub fn client_secret_source(
-    http: &reqwest::Client,
+    transport: &SignInTransport,
     authority: &url::Url,
     tenant_id: &str,
     client_id: &str,
@@ -19,12 +19,12 @@ pub fn client_secret_source(
     scope: String,
 ) -> Result<AzureSource> {
     require_https("client secret sign-in", authority)?;
-    let (http, authority) = (http.clone(), authority.clone());
+    let (transport, authority) = (transport.clone(), authority.clone());
     let (tenant, client, secret) = (tenant_id.to_string(), client_id.to_string(), secret.clone());
     let at = format!("{}/{tenant_id}", authority.as_str().trim_end_matches('/'));
     let make = move || -> azure_core::Result<Arc<dyn TokenCredential>> {
         let options = azure_identity::ClientSecretCredentialOptions {
-            client_options: azure_client_options(&http, &authority),
+            client_options: azure_client_options(&transport, &authority),
         };
         let credential = azure_identity::ClientSecretCredential::new(
             &tenant,

@@ -3,7 +3,7 @@
 //! short budget (and no less than the interval the platform asked for
 //! between requests), then asks the token endpoint once.
 
-use super::oauth_http::{first_line, map_token_error, token_from_response, OAuthHttp};
+use super::oauth_http::{map_token_error, platform_error, token_from_response, OAuthHttp};
 use super::refresh::user_scopes;
 use super::{Secret, Token};
 use crate::error::{Error, ErrorKind, Result};
@@ -205,19 +205,9 @@ impl DeviceCodeFlow {
                 log.push("the platform asked to poll more slowly");
                 Ok(None)
             }
-            code => {
-                let description = e
-                    .error_description
-                    .as_deref()
-                    .map(first_line)
-                    .unwrap_or_default();
-                Err(Error::new(
-                    ErrorKind::Authentication,
-                    format!("Sign-in with a device code failed: {code}: {description}"),
-                )
+            code => Err(platform_error(code, e.error_description.as_deref())
                 .with_status(status.as_u16())
-                .with_service_message(Some(description)))
-            }
+                .context("Sign-in with a device code failed")),
         }
     }
 }

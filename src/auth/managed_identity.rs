@@ -59,7 +59,7 @@ fn endpoint(env: &EnvironmentVariables) -> Result<Endpoint> {
                     ErrorKind::Authentication,
                     format!(
                         "the IDENTITY_ENDPOINT environment variable must be a valid URL, but is '{}': {e}",
-                        endpoint.escape_debug()
+                        crate::text::echo(&endpoint)
                     ),
                 )
             })?;

@@ -69,7 +69,8 @@ impl Flow {
             .map(|(_, f)| *f)
             .ok_or_else(|| {
                 Error::invalid(format!(
-                    "flow '{name}' is not known; use one of {}",
+                    "flow '{}' is not known; use one of {}",
+                    crate::text::echo(name),
                     ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
                 ))
             })
@@ -244,7 +245,7 @@ pub fn normalise_scope(scope: Option<&str>) -> Result<String> {
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::invalid(format!(
             "scope '{}' must be one resource or scope",
-            s.escape_debug()
+            crate::text::echo(s)
         )));
     }
     let has_path = match s.split_once("://") {
@@ -272,7 +273,7 @@ pub fn validate_tenant(tenant: &str) -> Result<()> {
     } else {
         Err(Error::invalid(format!(
             "tenantId '{}' is not a tenant id (a GUID) or a domain name",
-            tenant.escape_debug()
+            crate::text::echo(tenant)
         )))
     }
 }

@@ -73,22 +73,46 @@ pub async fn send(
     Ok(out)
 }
 
+/// The identity platform's error document (`error`, `error_description`)
+/// as this crate's error, the same for every flow: Authentication,
+/// `invalid_grant: AADSTS50126: …` (the description's first line starts
+/// with the AADSTS code; later lines hold a trace id and a time), the
+/// description's first line as the service's message.
+pub fn platform_error(code: &str, description: Option<&str>) -> Error {
+    let description = description.map(first_line).unwrap_or_default();
+    Error::new(ErrorKind::Authentication, format!("{code}: {description}"))
+        .with_service_message(Some(description))
+}
+
+/// A token endpoint's answer other than 2xx: the platform's error
+/// document ([`platform_error`]), or Service when the body is not one.
+pub fn token_endpoint_error(status: u16, body: &[u8]) -> Error {
+    #[derive(serde::Deserialize)]
+    struct ErrorDocument {
+        error: String,
+        #[serde(default)]
+        error_description: Option<String>,
+    }
+    match serde_json::from_slice::<ErrorDocument>(body) {
+        Ok(d) => platform_error(&d.error, d.error_description.as_deref()),
+        Err(_) => Error::new(
+            ErrorKind::Service,
+            format!("the sign-in endpoint answered {status} without an error document"),
+        )
+        .with_service_message(crate::client::service_message(body)),
+    }
+    .with_status(status)
+}
+
 /// The platform's error (`invalid_grant: AADSTS50126: …`) as an
 /// Authentication error; transport failures keep their kind.
 pub fn map_token_error(what: &str, e: RequestTokenError<Error, BasicErrorResponse>) -> Error {
     match e {
-        RequestTokenError::ServerResponse(r) => {
-            let code = r.error().to_string();
-            let description = r
-                .error_description()
-                .map(|d| first_line(d))
-                .unwrap_or_default();
-            Error::new(
-                ErrorKind::Authentication,
-                format!("{what} failed: {code}: {description}"),
-            )
-            .with_service_message(Some(description))
-        }
+        RequestTokenError::ServerResponse(r) => platform_error(
+            r.error().as_ref(),
+            r.error_description().map(String::as_str),
+        )
+        .context(&format!("{what} failed")),
         RequestTokenError::Request(inner) => inner.context(&format!("{what} failed")),
         RequestTokenError::Parse(err, _) => Error::new(
             ErrorKind::Service,

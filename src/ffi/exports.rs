@@ -51,9 +51,11 @@ unsafe fn answer_into(out_json: *mut *mut c_char, f: impl FnOnce() -> (i32, Stri
 /// options), when it is a valid one.
 fn request_timeout(request: &str) -> Option<Duration> {
     let v: Value = serde_json::from_str(request).ok()?;
-    let t = v.get("timeoutSeconds")?.as_f64()?;
-    (t.is_finite() && t > 0.0 && t <= 3600.0).then(|| Duration::from_secs_f64(t))
+    crate::options::timeout_from_seconds(v.get("timeoutSeconds")?.as_f64()?).ok()
 }
+
+/// How long `msc_session_new` may take (it reads files, no network).
+const SESSION_NEW_LIMIT: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy)]
 enum Op {
@@ -73,23 +75,33 @@ unsafe fn call(
     out_json: *mut *mut c_char,
 ) -> i32 {
     answer_into(out_json, || {
-        let log = CallLog::new();
-        let result = (|| -> Result<Value> {
-            let s = handles::get(session)?;
-            let request = strings::borrow("request_json", request_json)?;
-            let limit = match op {
-                Op::Connect => request_timeout(request).unwrap_or(s.options().timeout),
-                Op::Get | Op::Update => s.timeout(),
+        let prepared = handles::get(session).and_then(|s| {
+            let request = strings::borrow("request_json", request_json)?.to_owned();
+            Ok((s, request))
+        });
+        let (s, request) = match prepared {
+            Ok(p) => p,
+            Err(e) => return session::answer(Err(e), &CallLog::new()),
+        };
+        // The work runs on the runtime's threads (see `runtime`); this
+        // thread only waits for its answer.
+        let first_limit = match op {
+            Op::Connect => s.options().timeout,
+            Op::Get | Op::Update => s.timeout(),
+        };
+        let done = runtime::run(first_limit, move |limit| async move {
+            if let (Op::Connect, Some(t)) = (op, request_timeout(&request)) {
+                limit.set(t);
+            }
+            let log = CallLog::new();
+            let result = match op {
+                Op::Connect => s.connect(&request, &log).await,
+                Op::Get => s.get(&request, &log).await,
+                Op::Update => s.update(&request, &log).await,
             };
-            runtime::block_on(limit, &log, async {
-                match op {
-                    Op::Connect => s.connect(request, &log).await,
-                    Op::Get => s.get(request, &log).await,
-                    Op::Update => s.update(request, &log).await,
-                }
-            })
-        })();
-        session::answer(result, &log)
+            session::answer(result, &log)
+        });
+        done.unwrap_or_else(|e| session::answer(Err(e), &CallLog::new()))
     })
 }
 
@@ -146,28 +158,42 @@ pub unsafe extern "C" fn msc_session_new(
         out_session.write(std::ptr::null_mut());
     }
     answer_into(out_json, || {
-        let log = CallLog::new();
-        let result = (|| -> Result<Value> {
+        let made = (|| -> Result<(Session, (i32, String))> {
             if out_session.is_null() {
                 return Err(Error::invalid("out_session is NULL"));
             }
-            let options = strings::borrow("options_json", options_json)?;
-            let s = runtime::enter(|| Session::new(options))?;
-            let o = s.options();
-            let value = json!({
-                "version": env!("CARGO_PKG_VERSION"),
-                "abiVersion": ABI_VERSION,
-                "environment": o.environment.name(),
-                "serviceUrl": o.service_url.as_str(),
-                "authorityHost": o.authority_host.as_str(),
-                "timeoutSeconds": o.timeout.as_secs_f64(),
-                "maxRetries": o.max_retries,
-            });
-            out_session.write(handles::new(s));
-            Ok(value)
+            let options = strings::borrow("options_json", options_json)?.to_owned();
+            // Parsing and the TLS set-up run on the runtime's threads.
+            runtime::run(
+                SESSION_NEW_LIMIT,
+                move |_| async move { new_session(&options) },
+            )?
         })();
-        session::answer(result, &log)
+        match made {
+            Ok((s, answer)) => {
+                out_session.write(handles::new(s));
+                answer
+            }
+            Err(e) => session::answer(Err(e), &CallLog::new()),
+        }
     })
+}
+
+/// A session from options JSON, and the answer of `msc_session_new`.
+fn new_session(options: &str) -> Result<(Session, (i32, String))> {
+    let s = Session::new(options)?;
+    let o = s.options();
+    let value = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "abiVersion": ABI_VERSION,
+        "environment": o.environment.name(),
+        "serviceUrl": o.service_url.as_str(),
+        "authorityHost": o.authority_host.as_str(),
+        "timeoutSeconds": o.timeout.as_secs_f64(),
+        "maxRetries": o.max_retries,
+    });
+    let answer = session::answer(Ok(value), &CallLog::new());
+    Ok((s, answer))
 }
 
 /// Frees a session made by `msc_session_new`, with its sign-in and tokens.

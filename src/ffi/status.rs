@@ -16,8 +16,10 @@ pub enum MscStatus {
     /// Success; `out_json` holds `{"value": ..., "log": [...]}`.
     MSC_OK = 0,
     /// NULL where a pointer is required, a string that is not UTF-8, JSON
-    /// that does not parse, a missing or invalid field, an id that fails
-    /// validation, a handle that is not a live session.
+    /// that does not parse or is not an object, a missing, unknown or
+    /// invalid field (a proxy that is not `http://` or `https://`, a
+    /// timeout that is not more than 0 and at most 3600 seconds), an id
+    /// that fails validation, a handle that is not a live session.
     MSC_INVALID_ARGUMENT = 1,
     /// No sign-in on the session and no `accessToken` in the request.
     MSC_NOT_CONNECTED = 2,
@@ -27,12 +29,17 @@ pub enum MscStatus {
     MSC_FORBIDDEN = 4,
     /// The service answered 404.
     MSC_NOT_FOUND = 5,
-    /// 429 still after the retries.
+    /// 429 still after the retries, or a `Retry-After` longer than what is
+    /// left of the request timeout (then at once): `retryAfterSeconds` and
+    /// the message say when to call again.
     MSC_THROTTLED = 6,
-    /// Any other 4xx or 5xx still after the retries, or a body that is not
-    /// the expected JSON.
+    /// Any other 4xx or 5xx still after the retries, a body larger than the
+    /// cap, a 2xx body that is not the expected JSON (`{}` for a listing or
+    /// a product), or an update answered with another value than the one
+    /// asked for (the message says what the service answered).
     MSC_SERVICE = 7,
-    /// DNS, connect, TLS, reset.
+    /// DNS, connect, TLS, reset (at sign-in too). A certificate refused
+    /// (unknown issuer, expired, another host's) is not retried.
     MSC_NETWORK = 8,
     /// The request timeout ran out.
     MSC_TIMEOUT = 9,
