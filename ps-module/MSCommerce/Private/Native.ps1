@@ -202,7 +202,9 @@ function Get-MSCommerceSessionOptionsJson {
     [OutputType([string])]
     param()
 
-    $options = @{}
+    # What PowerShell sees of the variables the library reads (Environment.ps1): on Linux and macOS
+    # the library's own view of the environment misses $env: changes made in this session.
+    $options = @{ environmentVariables = (Get-MSCommerceEnvironmentSnapshot) }
     if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_ENVIRONMENT)) {
         $options['environment'] = [string]$env:MSCOMMERCE_ENVIRONMENT
     }
