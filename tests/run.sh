@@ -274,6 +274,10 @@ ignored_test_problem() {
             have gcc || echo "gcc is not installed"
             have valgrind || echo "valgrind is not installed"
             ;;
+        c_host_thread_with_a_64_kib_stack)
+            [ "$(uname -s)" = Linux ] || echo "not Linux"
+            have gcc || echo "gcc is not installed"
+            ;;
         *) echo "unknown" ;; # its reason says why it is ignored
     esac
 }
