@@ -542,6 +542,7 @@ fn c_program_against_the_emulator() {
 /// TLS), and reads: the library works on its own threads, so the host's
 /// small stack is enough.
 #[test]
+#[ignore = "needs gcc (Linux): tests/run.sh runs it with --ignored where it is installed"]
 fn c_host_thread_with_a_64_kib_stack() {
     let dir = tempfile::tempdir().unwrap();
     let Some(exe) = compile_c(dir.path(), "small_stack") else {
