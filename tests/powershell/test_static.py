@@ -275,9 +275,12 @@ def test_dispatcher_maps_codes_to_categories_as_specified():
 def test_shim_is_compiled_once_and_session_freed_on_remove():
     native = (PRIVATE_DIR / "Native.ps1").read_text(encoding="utf-8")
     assert "'MSCommerce.Native.NativeMethods' -as [type]" in native
-    assert "Add-Type -TypeDefinition" in native
-    assert "__MSCOMMERCE_LIBRARY_PATH__" in native
-    assert "Replace('\\', '\\\\').Replace('\"', '\\\"')" in native, "the documented substitution"
+    # The precompiled shim first; compiling its source only where the module lacks it.
+    assert "'bin', 'MSCommerce.Native.dll'" in native and "'src', 'MSCommerce.Native.cs'" in native
+    assert native.index("[System.IO.File]::Exists($assemblyPath)") < native.index("Add-Type -TypeDefinition")
+    # No path baked into the shim: the library's absolute path is given at run time.
+    assert "$nativeMethods::Load($LibraryPath)" in native
+    assert "__MSCOMMERCE_LIBRARY_PATH__" not in native
     assert "'IsWindows'" in native and "Is64BitProcess" in native and "ProcessArchitecture" in native
     assert "build.ps1" in native
     for rid_part in ("'win'", "'linux'", "'osx'", "mscommerce.dll", "libmscommerce.so", "libmscommerce.dylib"):
