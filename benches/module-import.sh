@@ -9,7 +9,9 @@
 # after one unmeasured warm-up round; prints the medians, the import's cost
 # over the bare start and the ratios. Goal: under 0.30 s over bare pwsh.
 #
-#   benches/module-import.sh [N]        (N defaults to 7)
+#   benches/module-import.sh [N] [MODULE_DIR]
+#       N: rounds (default 7); MODULE_DIR: the module folder to measure
+#       (default ps-module/MSCommerce; another, to compare a change)
 #
 # PowerShell: $PWSH, else pwsh on PATH, else ../shared/tools/pwsh/install.sh.
 # Native library: $MSCOMMERCE_NATIVE_LIBRARY, else the module's staged
@@ -22,8 +24,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-MODULE="$ROOT/ps-module/MSCommerce"
 runs=${1:-7}
+MODULE=$(cd "${2:-$ROOT/ps-module/MSCommerce}" && pwd)
 case $runs in '' | *[!0-9]* | 0) echo "module-import.sh: N must be a positive number" >&2; exit 2 ;; esac
 
 pwsh=${PWSH:-}
@@ -111,6 +113,7 @@ median() {
 }
 
 echo "pwsh:    $pwsh ($("$pwsh" -NoProfile -Command '$PSVersionTable.PSVersion.ToString()'))"
+echo "module:  $MODULE"
 echo "library: $library"
 echo "shim:    $shim_from"
 echo "runs:    $runs rounds of bare / precompiled / fallback, in turn (after 1 warm-up round)"
