@@ -26,6 +26,20 @@ On Linux: also cross-build win-x64 and win-x86 with mingw-w64 (x86_64- and i686-
 .PARAMETER ShimOnly
 Compile only the C# shim (bin/MSCommerce.Native.dll); no cargo.
 
+.PARAMETER Package
+Build the release package into dist/ (MSCommerce.<version>.nupkg, MSCommerce-<version>.zip,
+SHA256SUMS, and the staged module dist/MSCommerce/) with tools/package.ps1. On Linux this runs
+`bash build.sh package`: win-x64 and win-x86 (mingw-w64), linux-x64 and linux-arm64 (glibc 2.28),
+the shim. On Windows it builds win-x64 and win-x86 (MSVC; with -AllArchitectures win-arm64 too) and the shim, and packs them
+with the libraries of other platforms already in runtimes/ (copied there from a Linux build, e.g.
+CI's dist/MSCommerce/runtimes); the complete release is the Linux build's. Needs
+Microsoft.PowerShell.PSResourceGet (PowerShell 7.4+ has it; Windows PowerShell 5.1:
+Install-Module Microsoft.PowerShell.PSResourceGet -Scope CurrentUser).
+
+.PARAMETER PackOnly
+Pack dist/MSCommerce/ as it is into dist/ (tools/package.ps1 -PackOnly): after signing its files
+with Set-AuthenticodeSignature (README, "Signing").
+
 .EXAMPLE
 ./build.ps1
 
@@ -34,12 +48,17 @@ Compile only the C# shim (bin/MSCommerce.Native.dll); no cargo.
 
 .EXAMPLE
 ./build.ps1 -ShimOnly
+
+.EXAMPLE
+./build.ps1 -Package
 #>
 [CmdletBinding()]
 param(
     [switch] $AllArchitectures,
     [switch] $Windows,
-    [switch] $ShimOnly
+    [switch] $ShimOnly,
+    [switch] $Package,
+    [switch] $PackOnly
 )
 
 Set-StrictMode -Version 2.0
@@ -181,12 +200,32 @@ switch -Regex ($arch) {
     default { throw "build.ps1: unknown processor architecture '$arch'" }
 }
 
+if ($PackOnly) {
+    & (Join-Path (Join-Path $root 'tools') 'package.ps1') -PackOnly
+    return
+}
+if ($Package -and -not $onWindows) {
+    # One way to build the release on Linux: build.sh's (zig, mingw-w64, the shim, tools/package.ps1).
+    Invoke-Native -FilePath 'bash' -Arguments @((Join-Path $root 'build.sh'), 'package')
+    return
+}
+if ($Package) {
+    foreach ($rid in @('win-x64', 'win-x86', 'win-arm64')) {
+        $old = Join-Path $runtimes $rid
+        if (Test-Path -LiteralPath $old) {
+            Remove-Item -LiteralPath $old -Recurse -Force
+        }
+    }
+}
+
 if (-not $ShimOnly) {
     if ($onWindows) {
-        if ($AllArchitectures) {
+        if ($AllArchitectures -or $Package) {
             Build-Runtime -Rid 'win-x64' -FileName 'mscommerce.dll' -Target 'x86_64-pc-windows-msvc'
             Build-Runtime -Rid 'win-x86' -FileName 'mscommerce.dll' -Target 'i686-pc-windows-msvc'
-            Build-Runtime -Rid 'win-arm64' -FileName 'mscommerce.dll' -Target 'aarch64-pc-windows-msvc'
+            if ($AllArchitectures) {
+                Build-Runtime -Rid 'win-arm64' -FileName 'mscommerce.dll' -Target 'aarch64-pc-windows-msvc'
+            }
         }
         else {
             Build-Runtime -Rid "win-$cpu" -FileName 'mscommerce.dll'
@@ -208,3 +247,25 @@ if (-not $ShimOnly) {
     }
 }
 Build-Shim -OnWindows $onWindows
+
+if ($Package) {
+    $shimBuilt = Join-Path (Join-Path $moduleDir 'bin') 'MSCommerce.Native.dll'
+    if (-not (Test-Path -LiteralPath $shimBuilt)) {
+        throw "build.ps1: the package needs the precompiled shim $shimBuilt, which was not built (see the warning above)"
+    }
+    $sourceDateEpoch = $null
+    if (-not $env:SOURCE_DATE_EPOCH -and $null -ne (Get-Command -Name git -CommandType Application -ErrorAction Ignore)) {
+        # The zip's timestamps: the same files make the same zip.
+        $sourceDateEpoch = & git -C $root log -1 --format=%ct 2>$null
+    }
+    $saved = $env:SOURCE_DATE_EPOCH
+    try {
+        if ($sourceDateEpoch) {
+            $env:SOURCE_DATE_EPOCH = $sourceDateEpoch
+        }
+        & (Join-Path (Join-Path $root 'tools') 'package.ps1')
+    }
+    finally {
+        $env:SOURCE_DATE_EPOCH = $saved
+    }
+}

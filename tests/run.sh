@@ -12,6 +12,10 @@
 #               first and hands its log over in MSCOMMERCE_ABI_LOG);
 #   pytest      tests/powershell: the module parsed with tree-sitter, its
 #               surface, the seed article's commands, the C# shim under Mono;
+#   Package     tests/package/run.sh: `build.sh package` from the release
+#               builds of .ci/abi.sh, then dist/ installed into an empty module
+#               path (Install-PSResource, Install-Module, the zip) and imported
+#               by name, the seed article's commands against the emulator;
 #   Pester      tests/powershell/pester under real pwsh (PATH, else the
 #               launcher of ../shared/tools/pwsh/install.sh beside the checkout).
 # Ends with one summary: per layer passed/failed/skipped, every skip with its
@@ -469,6 +473,18 @@ layer_pytest() {
     fi
 }
 
+# The release package: needs the DLLs .ci/abi.sh built (it compares them).
+layer_package() {
+    local layer="Package (build.sh package, installed, imported)"
+    if [ -z "$RUN_ABI" ]; then
+        layer_not_run "$layer" "it packs and compares the DLLs of .ci/abi.sh: --skip-abi"
+    elif [ -n "$PWSH_PROBLEM" ]; then
+        layer_not_run "$layer" "$PWSH_PROBLEM"
+    else
+        run_pester "$layer" package bash tests/package/run.sh
+    fi
+}
+
 # run_pester LAYER LABEL COMMAND...: runs Invoke-PesterSuite.ps1 with COMMAND
 # (a pwsh and its arguments) and counts its "LABEL: N passed, ..." line.
 run_pester() {
@@ -517,4 +533,5 @@ build_for_the_module
 layer_abi
 layer_pytest
 layer_pester
+layer_package
 summary

@@ -24,10 +24,53 @@
     VariablesToExport    = @()
     AliasesToExport      = @()
     FormatsToProcess     = @('MSCommerce.format.ps1xml')
+    # Every file of the module folder but the shim's source (src/, compiled only in a source checkout
+    # without bin/). `build.sh package` (tools/package.ps1) fails on a file that is in neither, and
+    # completes the packaged manifest's FileList with bin/MSCommerce.Native.dll and the libraries in
+    # runtimes/<rid>/native/, which a source checkout has only once built.
+    FileList             = @(
+        'MSCommerce.psd1',
+        'MSCommerce.psm1',
+        'MSCommerce.format.ps1xml',
+        'en-US/about_MSCommerce.help.txt',
+        'Private/Answer.ps1',
+        'Private/CallerPreference.ps1',
+        'Private/ConvertTo-MSCommerceConnectRequest.ps1',
+        'Private/Environment.ps1',
+        'Private/ErrorRecord.ps1',
+        'Private/Invoke-MSCommerceNative.ps1',
+        'Private/Native.ps1',
+        'Private/Output.ps1',
+        'Private/Register-MSCommerceArgumentCompleters.ps1',
+        'Private/SignIn.ps1',
+        'Public/Connect-MSCommerce.ps1',
+        'Public/Disconnect-MSCommerce.ps1',
+        'Public/Get-MSCommerceConnectionInfo.ps1',
+        'Public/Get-MSCommercePolicies.ps1',
+        'Public/Get-MSCommercePolicy.ps1',
+        'Public/Get-MSCommerceProductPolicies.ps1',
+        'Public/Get-MSCommerceProductPolicy.ps1',
+        'Public/Update-MSCommerceProductPolicy.ps1'
+    )
     PrivateData          = @{
         PSData = @{
-            Tags       = @('MSCommerce', 'SelfServicePurchase', 'AllowSelfServicePurchase', 'Microsoft365', 'Licensing', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            # The package has libraries for Windows (x64, x86) and Linux (x64, arm64); none for macOS,
+            # which `./build.sh` on a Mac builds (README), hence no MacOS tag.
+            Tags         = @('MSCommerce', 'SelfServicePurchase', 'AllowSelfServicePurchase', 'Microsoft365', 'Licensing', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux')
+            LicenseUri   = 'https://opensource.org/licenses/MIT'
+            # ProjectUri: the project has no public address yet; set it here before publishing to a
+            # gallery (tools/package.ps1 says so while it is missing).
+            ReleaseNotes = @'
+4.0.0: the first release of this rebuild. The commands and parameters of Microsoft's MSCommerce
+module (Connect-MSCommerce, Get-MSCommercePolicies, Get-MSCommercePolicy,
+Get-MSCommerceProductPolicies, Get-MSCommerceProductPolicy, Update-MSCommerceProductPolicy,
+Disconnect-MSCommerce) plus Get-MSCommerceConnectionInfo, on a native core: Windows PowerShell 5.1
+and PowerShell 7 on Windows 10/11 and Windows Server 2016+ (x64, x86) and on Linux with glibc 2.28+
+(x64, arm64). Unattended sign-in (client secret, certificate, managed identity), tokens renewed
+before they expire, TLS 1.2+, retries of throttled and failed requests, errors with the HTTP status
+and correlation id. Version 4.0.0 so that scripts requiring MSCommerce 2.0 accept it
+(Get-Help about_MSCommerce).
+'@
         }
     }
 }
