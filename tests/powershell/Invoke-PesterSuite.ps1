@@ -101,7 +101,13 @@ if ($TestResultPath) {
 
 Write-Host "${Label}: Pester $($pester.Version) under PowerShell $($PSVersionTable.PSVersion) ($($PSVersionTable.PSEdition)) on $Path"
 try {
-    $result = Invoke-Pester -Configuration $configuration
+    # The tests run with PowerShell's default error preference, not this script's 'Stop': they run
+    # in this script's scope chain, and the module hears its caller's preferences (a non-terminating
+    # error would become terminating).
+    $result = & {
+        $ErrorActionPreference = 'Continue'
+        Invoke-Pester -Configuration $configuration
+    }
 } catch {
     Write-Host "${Label}: Invoke-Pester failed: $($_.Exception.Message)"
     Write-Summary 0 1 0
