@@ -212,9 +212,9 @@ else
     cp "$built_x64" "$WORK/win/"
     x86_64-w64-mingw32-gcc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude tests/c/abi_test.c \
         "$TARGET_DIR/x86_64-pc-windows-gnu/release/libmscommerce.dll.a" -lws2_32 -o "$WORK/win/abi_test.exe"
-    # Test-only stand-in for Wine 8's missing ProcessPrng; never shipped.
-    x86_64-w64-mingw32-gcc -O2 -shared -Wall -Wextra -Werror tests/c/bcryptprimitives.c -ladvapi32 \
-        -o "$WORK/bcryptprimitives.dll"
+    # Test-only stand-in for Wine 8's missing ProcessPrng; never shipped (the
+    # Pester run under Wine, tests/windows/run-pester-wine.sh, builds it alike).
+    bash tests/windows/build-bcryptprimitives.sh "$WORK/bcryptprimitives.dll"
     export WINEPREFIX="$WORK/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="bcryptprimitives=n,b;mscoree,mshtml="
     "$WINE64" wineboot --init > "$WORK/wineboot.log" 2>&1 || true
     "$(dirname "$WINE64")/wineserver" -w 2>/dev/null || true

@@ -3,8 +3,9 @@
  * ProcessPrng. Rust's std on Windows imports ProcessPrng, so without it every
  * Rust DLL and program fails to load under Wine (status c0000135). This fills
  * the buffer from SystemFunction036 (RtlGenRandom, advapi32). Built with
- * mingw-w64 by .ci/abi.sh and copied into the Wine prefix's system32 only;
- * never shipped.
+ * mingw-w64 by tests/windows/build-bcryptprimitives.sh (for .ci/abi.sh and
+ * tests/windows/run-pester-wine.sh) and copied into a Wine prefix's system32
+ * only; never shipped.
  */
 #include <windows.h>
 

@@ -7,7 +7,7 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSupport.ps1')
 
-    $script:ProxyEmulator = Start-TestEmulator
+    $script:ProxyEmulator = Start-TestEmulator -UrlVariable MSCOMMERCE_TEST_PROXY_EMULATOR_URL
     $script:VariableNames = @('HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER')
     $script:SavedVariables = @{}
     foreach ($name in $script:VariableNames) {
@@ -34,10 +34,7 @@ BeforeAll {
 
 AfterAll {
     Restore-Variables
-    if (-not $script:ProxyEmulator.Process.HasExited) {
-        $script:ProxyEmulator.Process.Kill()
-        $script:ProxyEmulator.Process.WaitForExit(10000) | Out-Null
-    }
+    Stop-TestEmulator -Emulator $script:ProxyEmulator
     Stop-TestEnvironment
 }
 

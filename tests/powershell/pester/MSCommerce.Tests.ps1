@@ -61,11 +61,11 @@ Describe 'The module' {
 
     It 'resolves a relative MSCOMMERCE_NATIVE_LIBRARY against the current location' {
         $saved = $env:MSCOMMERCE_NATIVE_LIBRARY
-        Push-Location -LiteralPath (Split-Path -Parent $saved)
+        Push-Location -LiteralPath (Split-Path -Parent $script:Library)
         try {
             # .NET resolves a relative path against the process's directory, which Set-Location
             # does not change; the module resolves it against $PWD.
-            $env:MSCOMMERCE_NATIVE_LIBRARY = Split-Path -Leaf $saved
+            $env:MSCOMMERCE_NATIVE_LIBRARY = Split-Path -Leaf $script:Library
             Import-Module -Name $script:ManifestPath -Force -ErrorAction Stop -WarningVariable warnings -WarningAction SilentlyContinue
             Get-Module -Name MSCommerce | Should -Not -BeNullOrEmpty
             $warnings | Should -BeNullOrEmpty
@@ -188,7 +188,7 @@ Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId $pr
         $PSDefaultParameterValues['Connect-MSCommerce:ServiceUrl'] = $script:Emulator.Url
         $PSModulePathBefore = $env:PSModulePath
         try {
-            $env:PSModulePath = (Split-Path -Parent (Split-Path -Parent $script:ManifestPath)) + [IO.Path]::PathSeparator + $env:PSModulePath
+            $env:PSModulePath = $script:ModulePathEntry + [IO.Path]::PathSeparator + $env:PSModulePath
             $output = @(& ([scriptblock]::Create($script)) 6> $null)
         }
         finally {
@@ -380,6 +380,7 @@ Describe 'Connect-MSCommerce' {
     }
 
     It 'signs in with -Credential (alias -AdminAccount)' {
+        Skip-WithoutTls -Unproven 'the password sign-in (-Credential) over HTTPS on Windows'
         $password = ConvertTo-SecureString -String 'Emulator-Admin-1' -AsPlainText -Force
         $credential = New-Object System.Management.Automation.PSCredential -ArgumentList 'admin@contoso.onmicrosoft.com', $password
         Connect-MSCommerce -AdminAccount $credential -TenantId $script:Tenant -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null
@@ -388,6 +389,7 @@ Describe 'Connect-MSCommerce' {
     }
 
     It 'fails a wrong password with a terminating AuthenticationError' {
+        Skip-WithoutTls -Unproven 'a refused password as a terminating AuthenticationError on Windows'
         $password = ConvertTo-SecureString -String 'wrong' -AsPlainText -Force
         $credential = New-Object System.Management.Automation.PSCredential -ArgumentList 'admin@contoso.onmicrosoft.com', $password
         { Connect-MSCommerce -Credential $credential -TenantId $script:Tenant -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null } |
@@ -395,6 +397,7 @@ Describe 'Connect-MSCommerce' {
     }
 
     It 'signs in as an app with -ClientSecretCredential' {
+        Skip-WithoutTls -Unproven 'the app sign-in with a client secret on Windows'
         $secret = ConvertTo-SecureString -String $script:AppSecret -AsPlainText -Force
         $credential = New-Object System.Management.Automation.PSCredential -ArgumentList $script:AppClientId, $secret
         Connect-MSCommerce -TenantId $script:Tenant -ClientSecretCredential $credential -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null
@@ -455,6 +458,7 @@ Describe 'Connect-MSCommerce' {
     }
 
     It 'signs in as an app with a certificate file (PFX and password)' {
+        Skip-WithoutTls -Unproven 'the app sign-in with a PFX file on Windows'
         $material = Invoke-Emulator -Method Get -Path '/_emulator/certificate'
         $pfx = Join-Path ([System.IO.Path]::GetTempPath()) ("mscommerce-pester-{0}.pfx" -f [guid]::NewGuid())
         [System.IO.File]::WriteAllBytes($pfx, [Convert]::FromBase64String($material.pfxBase64))
@@ -480,12 +484,36 @@ Describe 'Connect-MSCommerce' {
         $certificate = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new([Convert]::FromBase64String($material.pfxBase64), $material.pfxPassword, $flags)
         $store = New-Object System.Security.Cryptography.X509Certificates.X509Store -ArgumentList 'My', 'CurrentUser'
         $store.Open('ReadWrite')
+        $store.Add($certificate)
+        # Closed at once: Windows writes an added certificate to the store there and then, Wine only
+        # when the store is closed, and the library opens the store anew.
+        $store.Close()
         try {
-            $store.Add($certificate)
-            Connect-MSCommerce -TenantId $script:Tenant -ClientId $material.clientId -CertificateThumbprint $material.thumbprint -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null
+            $failure = $null
+            $verbose = New-Object System.Collections.Generic.List[string]
+            try {
+                Connect-MSCommerce -TenantId $script:Tenant -ClientId $material.clientId -CertificateThumbprint $material.thumbprint -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url -Verbose 4>&1 6> $null |
+                    ForEach-Object { $verbose.Add("$_") }
+            }
+            catch {
+                $failure = $_
+            }
+            if ($null -ne $failure -and $script:UnderWine -and "$failure" -match 'signing with the key of certificate|private key this account may use through CNG') {
+                # What Wine does serve: the library found the certificate by its thumbprint.
+                ($verbose -join "`n") | Should -Match ('thumbprint ' + $material.thumbprint)
+                $tls = if ($script:TlsProblem) { "; and then $($script:TlsProblem)" } else { '' }
+                Set-ItResult -Skipped -Because ("under Wine 8 the library finds the certificate in CurrentUser\My by its thumbprint, but its key cannot sign the client assertion: " +
+                    "$($failure.Exception.Message) - Wine's CryptAcquireCertificatePrivateKey ignores CRYPT_ACQUIRE_ONLY_NCRYPT_KEY_FLAG and returns a CryptoAPI key " +
+                    "handle, which NCryptSignHash refuses$tls; leaves unproven: signing with a store key through CNG and the certificate sign-in on Windows")
+                return
+            }
+            if ($null -ne $failure) {
+                throw $failure
+            }
             (Get-MSCommerceConnectionInfo).ClientId | Should -Be $material.clientId
         }
         finally {
+            $store.Open('ReadWrite')
             $store.Remove($certificate)
             $store.Close()
         }

@@ -4,13 +4,10 @@
 # fresh PowerShell process against the emulator: Import-Module by name,
 # Connect-MSCommerce with no parameters (the browser sign-in), the Get and Update commands, and the
 # example script. The process finds the module through $env:PSModulePath and the emulator through
-# MSCOMMERCE_SERVICE_URL/MSCOMMERCE_AUTHORITY_HOST; its browser is a stand-in on PATH (xdg-open,
-# which .NET's shell execute starts on Linux) that fetches the authorize URL as a signed-in browser.
-
-BeforeDiscovery {
-    $script:OnLinux = [bool](Get-Variable -Name 'IsLinux' -ValueOnly -ErrorAction Ignore)
-    $script:HasCurl = $null -ne (Get-Command -Name curl -CommandType Application -ErrorAction Ignore)
-}
+# MSCOMMERCE_SERVICE_URL/MSCOMMERCE_AUTHORITY_HOST; its browser is a stand-in that fetches the
+# authorize URL as a signed-in browser: on Linux an xdg-open on PATH made here (.NET's shell execute
+# starts xdg-open); under Wine the one of tests/windows/run-pester-wine.sh (MSCOMMERCE_TEST_BROWSER:
+# Wine's shell hands the URL to winebrowser, which starts xdg-open from the Linux PATH).
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSupport.ps1')
@@ -19,6 +16,9 @@ BeforeAll {
     $fixture = Get-Content -LiteralPath (Join-Path $PSScriptRoot '../../fixtures/seed-commands.md') -Raw
     $blocks = [regex]::Matches($fixture, '```powershell\r?\n(.*?)\r?\n```', 'Singleline') | ForEach-Object { $_.Groups[1].Value }
     $script:SeedBlocks = @($blocks | Where-Object { $_ -notmatch '^(Install|Uninstall)-Module' })
+
+    $script:OnLinux = [bool](Get-Variable -Name 'IsLinux' -ValueOnly -ErrorAction Ignore)
+    $script:HasCurl = $null -ne (Get-Command -Name curl -CommandType Application -ErrorAction Ignore)
 }
 
 AfterAll {
@@ -31,28 +31,44 @@ Describe 'The seed article in a fresh PowerShell' {
         $script:SeedBlocks[1] | Should -Be 'Connect-MSCommerce'
     }
 
-    It 'runs every command as typed, the browser sign-in included' -Skip:(-not ($script:OnLinux -and $script:HasCurl)) {
+    It 'runs every command as typed, the browser sign-in included' {
+        $environment = @{
+            PSModulePath = $script:ModulePathEntry + [System.IO.Path]::PathSeparator + $env:PSModulePath
+            NO_COLOR     = '1'
+        }
+        $work = $null
+        if ($env:MSCOMMERCE_TEST_BROWSER -eq 'stand-in') {
+            # The stand-in the environment provides (tests/windows/run-pester-wine.sh under Wine).
+        }
+        elseif ($script:OnLinux -and $script:HasCurl) {
+            $work = Join-Path ([System.IO.Path]::GetTempPath()) ("mscommerce-seed-{0}" -f [guid]::NewGuid())
+            $null = New-Item -ItemType Directory -Path $work
+            $browser = Join-Path $work 'xdg-open'
+            Set-Content -LiteralPath $browser -Value "#!/bin/sh`nexec curl --silent --show-error --location --max-redirs 5 --max-time 30 --output /dev/null `"`$1`"`n" -NoNewline
+            [System.IO.File]::SetUnixFileMode($browser, [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
+            $environment['PATH'] = $work + [System.IO.Path]::PathSeparator + $env:PATH
+        }
+        elseif ($script:OnLinux -or -not (Get-Variable -Name 'IsWindows' -ValueOnly -ErrorAction Ignore)) {
+            Set-ItResult -Skipped -Because 'no stand-in browser: the xdg-open stand-in needs Linux and curl'
+            return
+        }
+        else {
+            Set-ItResult -Skipped -Because 'no stand-in browser: on Windows Connect-MSCommerce opens the default browser, which is not signed in to the emulator (tests/windows/run-pester-wine.sh provides one under Wine); leaves unproven: the seed article typed at a Windows prompt'
+            return
+        }
         Reset-Emulator
         $null = Invoke-Emulator -Path '/_emulator/browser' -Body @{ user = 'admin' }
-        $work = Join-Path ([System.IO.Path]::GetTempPath()) ("mscommerce-seed-{0}" -f [guid]::NewGuid())
-        $null = New-Item -ItemType Directory -Path $work
-        $browser = Join-Path $work 'xdg-open'
-        Set-Content -LiteralPath $browser -Value "#!/bin/sh`nexec curl --silent --show-error --location --max-redirs 5 --max-time 30 --output /dev/null `"`$1`"`n" -NoNewline
-        [System.IO.File]::SetUnixFileMode($browser, [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
-        $saved = @{ PATH = $env:PATH; PSModulePath = $env:PSModulePath; NO_COLOR = $env:NO_COLOR }
         try {
-            $env:PATH = $work + [System.IO.Path]::PathSeparator + $env:PATH
-            $env:PSModulePath = (Split-Path -Parent (Split-Path -Parent $script:ManifestPath)) + [System.IO.Path]::PathSeparator + $env:PSModulePath
-            $env:NO_COLOR = '1'
-            $output = ($script:SeedBlocks -join "`n") | & (Get-TestPowerShellPath) -NoProfile -NonInteractive -Command '-' 2>&1 | ForEach-Object { "$_" }
-            $exitCode = $LASTEXITCODE
+            # Killed after 300 s: a browser that never comes would keep the sign-in waiting.
+            $result = Invoke-TestPowerShell -InputText ($script:SeedBlocks -join "`n") -Environment $environment -TimeoutSeconds 300
         }
         finally {
-            $env:PATH = $saved.PATH
-            $env:PSModulePath = $saved.PSModulePath
-            $env:NO_COLOR = $saved.NO_COLOR
-            Remove-Item -LiteralPath $work -Recurse -Force
+            if ($work) {
+                Remove-Item -LiteralPath $work -Recurse -Force
+            }
         }
+        $output = $result.Output
+        $exitCode = $result.ExitCode
         $text = $output -join "`n"
         $exitCode | Should -Be 0 -Because $text
         @($output | Where-Object { $_ -eq 'Connection established successfully' }) | Should -HaveCount 2 -Because $text
