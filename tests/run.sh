@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (the README names it; CI's .ci/run ends with it).
 #
-#   bash tests/run.sh [--no-install] [--skip-abi] [--setup-only]
+#   bash tests/run.sh [--no-install] [--skip-abi] [--skip-wine] [--setup-only]
 #
 # Sets up what the tests need, then runs each layer and counts it:
 #   Rust        cargo test: the core, the emulator, the CLI, sign-in, the C ABI
@@ -17,7 +17,10 @@
 #               path (Install-PSResource, Install-Module, the zip) and imported
 #               by name, the seed article's commands against the emulator;
 #   Pester      tests/powershell/pester under real pwsh (PATH, else the
-#               launcher of ../shared/tools/pwsh/install.sh beside the checkout).
+#               launcher of ../shared/tools/pwsh/install.sh beside the checkout);
+#   Pester on Windows  the same suite again under Windows pwsh 7 in Wine
+#               (../shared/tools/winpwsh) against the cross-built win-x64 DLL,
+#               the module staged as installed: tests/windows/run-pester-wine.sh.
 # Ends with one summary: per layer passed/failed/skipped, every skip with its
 # reason, every failure, and as the last line "N passed, N failed, N skipped".
 # Exits non-zero when anything failed. What cannot run is counted as skipped,
@@ -29,7 +32,9 @@
 # root; otherwise the one command that installs them is printed and the checks
 # that need them are skipped. --no-install (or MSCOMMERCE_TEST_NO_INSTALL=1)
 # installs nothing. --skip-abi leaves out .ci/abi.sh (it cross-builds the
-# Windows DLLs and installs mingw-w64, Wine and cbindgen), listed as skipped.
+# Windows DLLs and installs mingw-w64, Wine and cbindgen), listed as skipped;
+# --skip-wine leaves out the Pester run under Wine (it cross-builds the x64 DLL
+# and installs Wine and mingw-w64), listed as skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
@@ -37,11 +42,13 @@ started=$(date +%s)
 
 INSTALL=yes
 RUN_ABI=yes
+RUN_WINE=yes
 SETUP_ONLY=""
 for arg in "$@"; do
     case $arg in
         --no-install) INSTALL="" ;;
         --skip-abi) RUN_ABI="" ;;
+        --skip-wine) RUN_WINE="" ;;
         --setup-only) SETUP_ONLY=yes ;;
         -h | --help)
             sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -528,10 +535,24 @@ layer_pester() {
     fi
 }
 
+# The same suite under Windows pwsh in Wine, counted on its own line; the
+# script builds, stages, prepares the prefix and the emulators, and cleans up.
+layer_pester_wine() {
+    local layer="PowerShell on Windows (Pester, Wine, win-x64 DLL)"
+    if [ -z "$RUN_WINE" ]; then
+        layer_not_run "$layer" "the Pester suite under Windows pwsh in Wine against the win-x64 DLL: --skip-wine"
+        return 0
+    fi
+    local options=(--label winpester)
+    [ -z "$INSTALL" ] && options+=(--no-install)
+    run_pester "$layer" winpester bash tests/windows/run-pester-wine.sh "${options[@]}"
+}
+
 layer_rust
 build_for_the_module
 layer_abi
 layer_pytest
 layer_pester
+layer_pester_wine
 layer_package
 summary
