@@ -15,7 +15,12 @@
 #     Connect-MSCommerce's browser sign-in answered by an xdg-open stand-in that fetches the URL
 #     with curl;
 #   - Install-Module (PowerShellGet 2) from the same folder, and the zip unpacked into a module
-#     folder (the README's way without a repository): each imports by name and lists the policies.
+#     folder (the README's way without a repository): each imports by name and lists the policies;
+#   - the README's first screen for Windows, its PowerShell block read from README.md and typed
+#     into Windows pwsh 7 under Wine (../shared/tools/winpwsh, the win-x64 DLL) in a folder
+#     holding the zip and SHA256SUMS: the hash, Unblock-File, Expand-Archive into the first folder
+#     of $env:PSModulePath, Import-Module by name, Connect-MSCommerce in the browser (Wine's
+#     winebrowser starts the xdg-open stand-in), the Get and Update commands.
 #
 #   bash tests/package/run.sh [--no-build] [BUILD.SH PACKAGE OPTIONS...]
 #
@@ -24,7 +29,8 @@
 # and nothing here can run it; said as a skipped check).
 # Output: "package: ok - ..." per check, "package skipped: ..." and "package failed: ..." lines,
 # and as the last line "package: N passed, N failed, N skipped" (tests/run.sh counts it).
-# Environment: PWSH (else pwsh on PATH, else ../shared/tools/pwsh), MSCOMMERCE_TEST_BIN (the CLI
+# Environment: PWSH (else pwsh on PATH, else ../shared/tools/pwsh), WINPWSH (else
+# ../shared/tools/winpwsh), MSCOMMERCE_TEST_BIN (the CLI
 # that runs the emulator; else target/debug/mscommerce, built when missing), CARGO_TARGET_DIR.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -61,8 +67,11 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mscommerce-package.XXXXXX")
 EMU_PID=""
+WINESERVER=""
 cleanup() {
     [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null
+    # This run's own Wine prefix: its wineserver and what still runs in it.
+    [ -n "$WINESERVER" ] && [ -d "$WORK/wineprefix" ] && WINEPREFIX=$WORK/wineprefix "$WINESERVER" -k 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -249,6 +258,11 @@ fi
 emulator() { # METHOD PATH [JSON]
     curl --silent --show-error --fail -X "$1" "$URL$2" -H 'content-type: application/json' ${3:+--data "$3"}
 }
+# The browser: .NET's shell execute on Linux, and Wine's winebrowser, start xdg-open from PATH;
+# this one fetches the URL as a browser signed in to the emulator (POST /_emulator/browser).
+mkdir -p "$WORK/browser"
+printf '#!/bin/sh\nexec curl --silent --show-error --location --max-redirs 5 --max-time 30 --output /dev/null "$1"\n' >"$WORK/browser/xdg-open"
+chmod +x "$WORK/browser/xdg-open"
 
 # The module sees no MSCOMMERCE_* variable of this shell (a library path, a service URL, ...).
 for variable in $(compgen -e | grep '^MSCOMMERCE_'); do unset "$variable"; done
@@ -326,9 +340,6 @@ text = open(sys.argv[1], encoding="utf-8").read()
 blocks = re.findall(r"```powershell\r?\n(.*?)\r?\n```", text, re.S)
 print("\n".join(b for b in blocks if not re.match(r"^(Install|Uninstall)-Module", b)))
 PY
-    mkdir -p "$WORK/browser"
-    printf '#!/bin/sh\nexec curl --silent --show-error --location --max-redirs 5 --max-time 30 --output /dev/null "$1"\n' >"$WORK/browser/xdg-open"
-    chmod +x "$WORK/browser/xdg-open"
     if ! have curl; then
         skip "the seed article's commands: no curl for the browser stand-in (apt-get install curl)"
     else
@@ -400,6 +411,59 @@ if grep -qE "^policies [1-9][0-9]* from $HOME3/$SCOPE/MSCommerce/$VERSION\$" "$W
 else
     cat "$WORK/zip.out"
     bad "the zip unpacked into a module folder: output above"
+fi
+
+# ------------------------- the README's Windows first screen, under Windows pwsh in Wine
+readme_block=$WORK/readme-windows.ps1
+python3 - README.md >"$readme_block" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+start = text.index("**On Windows**")
+print(re.search(r"```powershell\r?\n(.*?)\r?\n```", text[start:], re.S).group(1))
+PY
+WINPWSH=${WINPWSH:-}
+if [ -z "$WINPWSH" ] && [ -f "$ROOT/../shared/tools/winpwsh/install.sh" ]; then
+    WINPWSH=$(bash "$ROOT/../shared/tools/winpwsh/install.sh" 2>/dev/null | tail -n 1)
+fi
+for w in /usr/lib/wine/wineserver "$(command -v wineserver 2>/dev/null)"; do
+    if [ -n "$w" ] && [ -x "$w" ]; then WINESERVER=$w; break; fi
+done
+if ! grep -q "MSCommerce-$VERSION.zip" "$readme_block"; then
+    bad "the README's first screen for Windows does not install MSCommerce-$VERSION.zip: $(head -c 300 "$readme_block")"
+elif [ -z "$WINPWSH" ] || ! [ -x "$WINPWSH" ]; then
+    skip "the README's Windows first screen under Windows pwsh in Wine: no winpwsh (set WINPWSH, or put shared/tools/winpwsh beside the checkout)"
+elif [ -z "$WINESERVER" ] || ! have x86_64-w64-mingw32-gcc || ! have curl; then
+    skip "the README's Windows first screen under Windows pwsh in Wine: Wine, mingw-w64 or curl is missing (apt-get install wine64 wine gcc-mingw-w64-x86-64 curl; .ci/abi.sh installs them)"
+else
+    step=$(date +%s)
+    mkdir -p "$WORK/download"
+    cp "$ZIP" "$DIST/SHA256SUMS" "$WORK/download/"
+    export WINPWSH_PREFIX=$WORK/wineprefix
+    # Rust's std imports ProcessPrng, which Wine 8 lacks: the test-only stand-in of .ci/abi.sh.
+    if x86_64-w64-mingw32-gcc -O2 -shared -Wall -Wextra -Werror tests/c/bcryptprimitives.c -ladvapi32 \
+        -o "$WORK/bcryptprimitives.dll" >"$WORK/wine-setup.log" 2>&1 &&
+        "$WINPWSH" --prefix >>"$WORK/wine-setup.log" 2>&1 && [ -d "$WINPWSH_PREFIX/drive_c/windows/system32" ]; then
+        cp "$WORK/bcryptprimitives.dll" "$WINPWSH_PREFIX/drive_c/windows/system32/"
+        emulator POST /_emulator/reset '{}' >/dev/null
+        emulator POST /_emulator/browser '{"user":"admin"}' >/dev/null
+        (cd "$WORK/download" && PATH="$WORK/browser:$PATH" MSCOMMERCE_SERVICE_URL="$URL" MSCOMMERCE_AUTHORITY_HOST="$URL" \
+            WINEDLLOVERRIDES=bcryptprimitives=n,b NO_COLOR=1 WINPWSH_TIMEOUT=300 \
+            "$WINPWSH" -NoProfile -NonInteractive -Command - <"$readme_block") 2>&1 | tr -d '\r' >"$WORK/readme.out"
+        rc=${PIPESTATUS[0]}
+        updates=$(emulator GET /_emulator/stats | python3 -c 'import json,sys; print(json.load(sys.stdin).get("updates"))' 2>/dev/null)
+        zip_sum=$(sha256sum "$ZIP" | cut -d' ' -f1)
+        if [ "$rc" -eq 0 ] && grep -qix "$zip_sum" "$WORK/readme.out" && grep -q '^Connection established successfully' "$WORK/readme.out" &&
+            grep -qE '^Disabled +CFQ7TTC0KP0N +AllowSelfServicePurchase +Power Automate per user' "$WORK/readme.out" &&
+            ! grep -qE 'WARNING|Exception|[Ee]rror' "$WORK/readme.out" && [ "$updates" = 1 ]; then
+            ok "the README's first screen for Windows ($(grep -c . "$readme_block") lines, read from README.md) typed into Windows pwsh 7 under Wine beside the zip: the hash is SHA256SUMS's, Unblock-File, Expand-Archive into the first module folder, Import-Module -Name MSCommerce (win-x64 DLL), Connect-MSCommerce in the browser, the Get and Update commands (1 update) ($(($(date +%s) - step)) s)"
+        else
+            cat "$WORK/readme.out"
+            bad "the README's first screen for Windows under Wine: exit $rc, $updates updates (1 expected); output above"
+        fi
+    else
+        tail -n 20 "$WORK/wine-setup.log"
+        bad "the README's Windows first screen: the Wine prefix or the bcryptprimitives.dll stand-in could not be made (above)"
+    fi
 fi
 
 finish
