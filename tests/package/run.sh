@@ -25,8 +25,10 @@
 #   bash tests/package/run.sh [--no-build] [BUILD.SH PACKAGE OPTIONS...]
 #
 # --no-build checks the dist/ there is. Other options go to `build.sh package`; default
-# $MSCOMMERCE_PACKAGE_OPTIONS, else --no-arm64 (the arm64 library adds about 3 minutes on 2 cores
-# and nothing here can run it; said as a skipped check).
+# $MSCOMMERCE_PACKAGE_OPTIONS if set (empty: the whole release), else --no-arm64 (the arm64
+# library adds 3 to 5 minutes on 2 cores; said as a skipped check). With a linux-arm64 library in
+# the package and qemu-user and gcc-aarch64-linux-gnu here, the C test program (tests/c/abi_test.c)
+# runs against it under qemu-aarch64.
 # Output: "package: ok - ..." per check, "package skipped: ..." and "package failed: ..." lines,
 # and as the last line "package: N passed, N failed, N skipped" (tests/run.sh counts it).
 # Environment: PWSH (else pwsh on PATH, else ../shared/tools/pwsh), WINPWSH (else
@@ -50,7 +52,7 @@ for arg in "$@"; do
     esac
 done
 if [ ${#OPTIONS[@]} -eq 0 ]; then
-    read -r -a OPTIONS <<<"${MSCOMMERCE_PACKAGE_OPTIONS:---no-arm64}"
+    read -r -a OPTIONS <<<"${MSCOMMERCE_PACKAGE_OPTIONS---no-arm64}"
 fi
 
 passed=0 failed=0 skipped=0
@@ -258,6 +260,29 @@ fi
 emulator() { # METHOD PATH [JSON]
     curl --silent --show-error --fail -X "$1" "$URL$2" -H 'content-type: application/json' ${3:+--data "$3"}
 }
+# The arm64 library at work: the C test program, cross-compiled, under qemu-aarch64 against the
+# emulator (Debian's arm64 glibc as its sysroot).
+ARM64_LIB=$FILES/runtimes/linux-arm64/native/libmscommerce.so
+if [ -f "$ARM64_LIB" ]; then
+    if have qemu-aarch64 && have aarch64-linux-gnu-gcc && [ -d /usr/aarch64-linux-gnu/lib ]; then
+        mkdir -p "$WORK/arm64"
+        cp "$ARM64_LIB" "$WORK/arm64/"
+        if aarch64-linux-gnu-gcc -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude tests/c/abi_test.c \
+            -L"$WORK/arm64" -lmscommerce -lpthread -o "$WORK/arm64/abi_test" >"$WORK/arm64.out" 2>&1 &&
+            QEMU_LD_PREFIX=/usr/aarch64-linux-gnu LD_LIBRARY_PATH=$WORK/arm64 timeout 600 \
+                qemu-aarch64 "$WORK/arm64/abi_test" "$URL" "$(cargo metadata --no-deps --format-version 1 |
+                    python3 -c 'import json,sys; print([p for p in json.load(sys.stdin)["packages"] if p["name"]=="mscommerce"][0]["version"])')" \
+                >>"$WORK/arm64.out" 2>&1 && grep -qE '^[0-9]+ passed, 0 failed' "$WORK/arm64.out"; then
+            ok "linux-arm64: the C test program against the packaged library under qemu-aarch64: $(tail -n 1 "$WORK/arm64.out")"
+        else
+            grep -v '^ok - ' "$WORK/arm64.out" | tail -n 20
+            bad "linux-arm64: the C test program under qemu-aarch64 (output above)"
+        fi
+    else
+        skip "linux-arm64: the C test program under qemu-aarch64: qemu-user or gcc-aarch64-linux-gnu is missing (apt-get install qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)"
+    fi
+fi
+
 # The browser: .NET's shell execute on Linux, and Wine's winebrowser, start xdg-open from PATH;
 # this one fetches the URL as a browser signed in to the emulator (POST /_emulator/browser).
 mkdir -p "$WORK/browser"
