@@ -253,19 +253,5 @@ if ($Package) {
     if (-not (Test-Path -LiteralPath $shimBuilt)) {
         throw "build.ps1: the package needs the precompiled shim $shimBuilt, which was not built (see the warning above)"
     }
-    $sourceDateEpoch = $null
-    if (-not $env:SOURCE_DATE_EPOCH -and $null -ne (Get-Command -Name git -CommandType Application -ErrorAction Ignore)) {
-        # The zip's timestamps: the same files make the same zip.
-        $sourceDateEpoch = & git -C $root log -1 --format=%ct 2>$null
-    }
-    $saved = $env:SOURCE_DATE_EPOCH
-    try {
-        if ($sourceDateEpoch) {
-            $env:SOURCE_DATE_EPOCH = $sourceDateEpoch
-        }
-        & (Join-Path (Join-Path $root 'tools') 'package.ps1')
-    }
-    finally {
-        $env:SOURCE_DATE_EPOCH = $saved
-    }
+    & (Join-Path (Join-Path $root 'tools') 'package.ps1')
 }

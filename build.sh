@@ -215,11 +215,6 @@ if [ "$package" = 1 ] || [ "$pack_only" = 1 ]; then
     fi
     say "osx-x64, osx-arm64: not built here (macOS libraries are built on a Mac: ./build.sh)"
     build_shim
-    if [ -z "${SOURCE_DATE_EPOCH:-}" ] && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
-        # The zip's timestamps: the same files make the same zip.
-        SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct)
-        export SOURCE_DATE_EPOCH
-    fi
     "$PWSH" -NoProfile -NonInteractive -File "$ROOT/tools/package.ps1"
     say "package built in $((SECONDS - started)) s"
     exit 0

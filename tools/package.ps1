@@ -20,8 +20,8 @@ C# shim first; run those, not this, unless re-packing after signing).
    is itself a folder repository (Register-PSResourceRepository -Name local -Uri dist -Trusted).
 4. The zip holds MSCommerce/<version>/..., the layout Install-Module makes, so unzipping it into a
    folder of $env:PSModulePath installs the module. Entries are in name order with forward slashes
-   and one timestamp ($env:SOURCE_DATE_EPOCH, which build.sh sets to the last commit's time), so
-   the same files make the same zip.
+   and one timestamp ($env:SOURCE_DATE_EPOCH, else the last commit's time), so the same files
+   make the same zip.
 5. SHA256SUMS: sha256sum's format, for the .nupkg and the zip.
 
 -PackOnly skips step 1 and packs dist/MSCommerce/ as it is: for a maintainer who signed its files
@@ -220,9 +220,14 @@ finally {
 # --------------------------------------------------------------- 4. the zip
 Add-Type -AssemblyName System.IO.Compression
 Add-Type -AssemblyName System.IO.Compression.FileSystem
+# One timestamp for every entry: $env:SOURCE_DATE_EPOCH, else the last commit's time, else now.
+$epoch = $env:SOURCE_DATE_EPOCH
+if (-not $epoch -and $null -ne (Get-Command -Name git -CommandType Application -ErrorAction SilentlyContinue)) {
+    $epoch = & git -C $root log -1 --format=%ct 2>$null
+}
 $stamp = [DateTimeOffset]::Now
-if ($env:SOURCE_DATE_EPOCH) {
-    $stamp = [DateTimeOffset]::FromUnixTimeSeconds([long]$env:SOURCE_DATE_EPOCH)
+if ($epoch) {
+    $stamp = [DateTimeOffset]::FromUnixTimeSeconds([long]$epoch)
 }
 $zipPath = Join-Path $OutputDirectory $zipName
 $stream = [System.IO.File]::Open($zipPath, [System.IO.FileMode]::CreateNew)
