@@ -368,12 +368,13 @@ PY
     if ! have curl; then
         skip "the seed article's commands: no curl for the browser stand-in (apt-get install curl)"
     else
-        emulator POST /_emulator/reset '{}' >/dev/null
-        emulator POST /_emulator/browser '{"user":"admin"}' >/dev/null
+        emulator POST /_emulator/reset '{}' >/dev/null || echo "package: the emulator's reset failed"
+        emulator POST /_emulator/browser '{"user":"admin"}' >/dev/null || echo "package: the emulator's browser sign-in failed"
         PATH="$WORK/browser:$PATH" MSCOMMERCE_SERVICE_URL="$URL" MSCOMMERCE_AUTHORITY_HOST="$URL" \
             pwsh_in "$HOME1" "$MODULE_PATH" -Command - <"$WORK/seed.ps1" >"$WORK/seed.out" 2>&1
         rc=$?
-        updates=$(emulator GET /_emulator/stats | python3 -c 'import json,sys; print(json.load(sys.stdin).get("updates"))' 2>/dev/null)
+        stats=$(emulator GET /_emulator/stats)
+        updates=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("updates"))' "$stats" 2>/dev/null)
         connected=$(grep -c '^Connection established successfully' "$WORK/seed.out")
         if [ $rc -eq 0 ] && [ "$connected" = 2 ] && ! grep -qE 'WARNING|Exception|[Ee]rror' "$WORK/seed.out" &&
             grep -qE 'PolicyValue +ProductId +PolicyId +ProductName' "$WORK/seed.out" &&
@@ -381,7 +382,7 @@ PY
             ok "the seed article's $(grep -c . "$WORK/seed.ps1") command lines, typed into a fresh pwsh with only the installed package: Import-Module -Name MSCommerce, Connect-MSCommerce (browser sign-in, twice), Get-MSCommercePolicy, Get-MSCommerceProductPolicies, Get-MSCommerceProductPolicy, Update-MSCommerceProductPolicy (4 updates in the emulator)"
         else
             cat "$WORK/seed.out"
-            bad "the seed article's commands with the installed package: exit $rc, 'Connection established successfully' $connected times (2 expected), $updates updates (4 expected); output above"
+            bad "the seed article's commands with the installed package: exit $rc, 'Connection established successfully' $connected times (2 expected), $updates updates (4 expected), emulator stats $stats; output above"
         fi
     fi
 else
@@ -469,13 +470,14 @@ else
         -o "$WORK/bcryptprimitives.dll" >"$WORK/wine-setup.log" 2>&1 &&
         "$WINPWSH" --prefix >>"$WORK/wine-setup.log" 2>&1 && [ -d "$WINPWSH_PREFIX/drive_c/windows/system32" ]; then
         cp "$WORK/bcryptprimitives.dll" "$WINPWSH_PREFIX/drive_c/windows/system32/"
-        emulator POST /_emulator/reset '{}' >/dev/null
-        emulator POST /_emulator/browser '{"user":"admin"}' >/dev/null
+        emulator POST /_emulator/reset '{}' >/dev/null || echo "package: the emulator's reset failed"
+        emulator POST /_emulator/browser '{"user":"admin"}' >/dev/null || echo "package: the emulator's browser sign-in failed"
         (cd "$WORK/download" && PATH="$WORK/browser:$PATH" MSCOMMERCE_SERVICE_URL="$URL" MSCOMMERCE_AUTHORITY_HOST="$URL" \
             WINEDLLOVERRIDES=bcryptprimitives=n,b NO_COLOR=1 WINPWSH_TIMEOUT=300 \
             "$WINPWSH" -NoProfile -NonInteractive -Command - <"$readme_block") 2>&1 | tr -d '\r' >"$WORK/readme.out"
         rc=${PIPESTATUS[0]}
-        updates=$(emulator GET /_emulator/stats | python3 -c 'import json,sys; print(json.load(sys.stdin).get("updates"))' 2>/dev/null)
+        stats=$(emulator GET /_emulator/stats)
+        updates=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("updates"))' "$stats" 2>/dev/null)
         zip_sum=$(sha256sum "$ZIP" | cut -d' ' -f1)
         if [ "$rc" -eq 0 ] && grep -qix "$zip_sum" "$WORK/readme.out" && grep -q '^Connection established successfully' "$WORK/readme.out" &&
             grep -qE '^Disabled +CFQ7TTC0KP0N +AllowSelfServicePurchase +Power Automate per user' "$WORK/readme.out" &&
@@ -483,7 +485,7 @@ else
             ok "the README's first screen for Windows ($(grep -c . "$readme_block") lines, read from README.md) typed into Windows pwsh 7 under Wine beside the zip: the hash is SHA256SUMS's, Unblock-File, Expand-Archive into the first module folder, Import-Module -Name MSCommerce (win-x64 DLL), Connect-MSCommerce in the browser, the Get and Update commands (1 update) ($(($(date +%s) - step)) s)"
         else
             cat "$WORK/readme.out"
-            bad "the README's first screen for Windows under Wine: exit $rc, $updates updates (1 expected); output above"
+            bad "the README's first screen for Windows under Wine: exit $rc, $updates updates (1 expected), emulator stats $stats; output above"
         fi
     else
         tail -n 20 "$WORK/wine-setup.log"
