@@ -380,7 +380,7 @@ Describe 'Connect-MSCommerce' {
     }
 
     It 'signs in with -Credential (alias -AdminAccount)' {
-        Skip-WithoutTls -Unproven 'the password sign-in (-Credential) over HTTPS on Windows'
+        Skip-WithoutTls -Unproven 'the password sign-in (-Credential) over HTTPS on Windows (Windows.Tests.ps1 runs it over loopback HTTP)'
         $password = ConvertTo-SecureString -String 'Emulator-Admin-1' -AsPlainText -Force
         $credential = New-Object System.Management.Automation.PSCredential -ArgumentList 'admin@contoso.onmicrosoft.com', $password
         Connect-MSCommerce -AdminAccount $credential -TenantId $script:Tenant -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null
@@ -389,7 +389,7 @@ Describe 'Connect-MSCommerce' {
     }
 
     It 'fails a wrong password with a terminating AuthenticationError' {
-        Skip-WithoutTls -Unproven 'a refused password as a terminating AuthenticationError on Windows'
+        Skip-WithoutTls -Unproven 'a refused password over HTTPS on Windows (Windows.Tests.ps1 runs it over loopback HTTP)'
         $password = ConvertTo-SecureString -String 'wrong' -AsPlainText -Force
         $credential = New-Object System.Management.Automation.PSCredential -ArgumentList 'admin@contoso.onmicrosoft.com', $password
         { Connect-MSCommerce -Credential $credential -TenantId $script:Tenant -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null } |
@@ -397,7 +397,7 @@ Describe 'Connect-MSCommerce' {
     }
 
     It 'signs in as an app with -ClientSecretCredential' {
-        Skip-WithoutTls -Unproven 'the app sign-in with a client secret on Windows'
+        Skip-WithoutTls -Unproven 'the app sign-in with a client secret on Windows (it needs HTTPS)'
         $secret = ConvertTo-SecureString -String $script:AppSecret -AsPlainText -Force
         $credential = New-Object System.Management.Automation.PSCredential -ArgumentList $script:AppClientId, $secret
         Connect-MSCommerce -TenantId $script:Tenant -ClientSecretCredential $credential -ServiceUrl $script:TlsEmulator.Url -AuthorityHost $script:TlsEmulator.Url 6> $null
@@ -458,7 +458,7 @@ Describe 'Connect-MSCommerce' {
     }
 
     It 'signs in as an app with a certificate file (PFX and password)' {
-        Skip-WithoutTls -Unproven 'the app sign-in with a PFX file on Windows'
+        Skip-WithoutTls -Unproven 'the app sign-in with a PFX file on Windows (it needs HTTPS)'
         $material = Invoke-Emulator -Method Get -Path '/_emulator/certificate'
         $pfx = Join-Path ([System.IO.Path]::GetTempPath()) ("mscommerce-pester-{0}.pfx" -f [guid]::NewGuid())
         [System.IO.File]::WriteAllBytes($pfx, [Convert]::FromBase64String($material.pfxBase64))
@@ -502,9 +502,10 @@ Describe 'Connect-MSCommerce' {
                 # What Wine does serve: the library found the certificate by its thumbprint.
                 ($verbose -join "`n") | Should -Match ('thumbprint ' + $material.thumbprint)
                 $tls = if ($script:TlsProblem) { "; and then $($script:TlsProblem)" } else { '' }
-                Set-ItResult -Skipped -Because ("under Wine 8 the library finds the certificate in CurrentUser\My by its thumbprint, but its key cannot sign the client assertion: " +
+                Set-ItResult -Skipped -Because ('leaves unproven signing with a store key through CNG and the certificate sign-in on Windows: ' +
+                    'under Wine 8 the library finds the certificate in CurrentUser\My by its thumbprint, but its key cannot sign the client assertion: ' +
                     "$($failure.Exception.Message) - Wine's CryptAcquireCertificatePrivateKey ignores CRYPT_ACQUIRE_ONLY_NCRYPT_KEY_FLAG and returns a CryptoAPI key " +
-                    "handle, which NCryptSignHash refuses$tls; leaves unproven: signing with a store key through CNG and the certificate sign-in on Windows")
+                    "handle, which NCryptSignHash refuses$tls")
                 return
             }
             if ($null -ne $failure) {

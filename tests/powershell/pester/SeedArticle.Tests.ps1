@@ -53,7 +53,7 @@ Describe 'The seed article in a fresh PowerShell' {
             return
         }
         else {
-            Set-ItResult -Skipped -Because 'no stand-in browser: on Windows Connect-MSCommerce opens the default browser, which is not signed in to the emulator (tests/windows/run-pester-wine.sh provides one under Wine); leaves unproven: the seed article typed at a Windows prompt'
+            Set-ItResult -Skipped -Because 'leaves unproven the seed article typed at a Windows prompt: no stand-in browser (on Windows Connect-MSCommerce opens the default browser, which is not signed in to the emulator; tests/windows/run-pester-wine.sh provides one under Wine)'
             return
         }
         Reset-Emulator

@@ -166,7 +166,7 @@ function Skip-WithoutTls {
         [string] $Unproven
     )
     if ($script:TlsProblem) {
-        Set-ItResult -Skipped -Because "$($script:TlsProblem); leaves unproven: $Unproven"
+        Set-ItResult -Skipped -Because "leaves unproven $($Unproven): $($script:TlsProblem)"
     }
 }
 
@@ -368,9 +368,8 @@ catch {
     }
     # Wine 8: with an extra root (the TLS emulator's CA), the library's Windows platform verifier
     # cannot even be made, so no session opens; without it, everything but HTTPS to the emulator runs.
-    $script:TlsProblem = ("under Wine 8 the library's Windows platform verifier cannot check the TLS emulator's certificate: " +
-        "with its CA as an extra root (MSCOMMERCE_CA_FILE) no session opens ($($_.Exception.Message)) - " +
-        'rustls-platform-verifier makes a certificate chain engine with hExclusiveRoot, which Wine 8 refuses')
+    $script:TlsProblem = ("under Wine 8 no session opens with the TLS emulator's CA as an extra root (MSCOMMERCE_CA_FILE): " +
+        "$($_.Exception.Message) - rustls-platform-verifier's certificate chain engine with hExclusiveRoot, which Wine 8 refuses")
     $env:MSCOMMERCE_CA_FILE = $null
     Import-Module -Name $script:ManifestPath -Force -ErrorAction Stop
 }

@@ -108,6 +108,31 @@ Describe 'The module installed in a folder with spaces and non-ASCII characters'
     }
 }
 
+Describe 'The password sign-in over plain HTTP to the loopback emulator' {
+    # The same flows as MSCommerce.Tests.ps1 runs against the TLS emulator, which Wine 8 cannot
+    # verify: here the PSCredential reaches the library (SecureString to text) and the sign-in runs,
+    # on every platform, over HTTP to 127.0.0.1 (the library allows plain HTTP to loopback only).
+    BeforeEach {
+        Reset-Emulator
+        Disconnect-MSCommerce
+    }
+
+    It 'Connect-MSCommerce -Credential signs in' {
+        $password = ConvertTo-SecureString -String 'Emulator-Admin-1' -AsPlainText -Force
+        $credential = New-Object System.Management.Automation.PSCredential -ArgumentList 'admin@contoso.onmicrosoft.com', $password
+        Connect-MSCommerce -Credential $credential -TenantId $script:Tenant -ServiceUrl $script:Emulator.Url -AuthorityHost $script:Emulator.Url 6> $null
+        (Get-MSCommerceConnectionInfo).Account | Should -Be 'admin@contoso.onmicrosoft.com'
+        @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase) | Should -HaveCount 12
+    }
+
+    It 'a wrong password is a terminating AuthenticationError' {
+        $password = ConvertTo-SecureString -String 'wrong' -AsPlainText -Force
+        $credential = New-Object System.Management.Automation.PSCredential -ArgumentList 'admin@contoso.onmicrosoft.com', $password
+        { Connect-MSCommerce -Credential $credential -TenantId $script:Tenant -ServiceUrl $script:Emulator.Url -AuthorityHost $script:Emulator.Url 6> $null } |
+            Should -Throw -ErrorId 'MSCommerce.Authentication*'
+    }
+}
+
 Describe 'The browser sign-in through the shell' {
     BeforeAll {
         # The browser: under Wine, the stand-in of tests/windows/run-pester-wine.sh (Wine's shell
@@ -122,7 +147,7 @@ Describe 'The browser sign-in through the shell' {
             $script:BrowserLog = $env:MSCOMMERCE_TEST_BROWSER_LOG
         }
         elseif ($script:OnWindows) {
-            $script:BrowserProblem = 'no stand-in browser: on Windows Start-Process opens the default browser, which is not signed in to the emulator (tests/windows/run-pester-wine.sh provides one under Wine); leaves unproven: Start-Process of the authorize URL through the Windows shell'
+            $script:BrowserProblem = 'leaves unproven Start-Process of the authorize URL through the Windows shell: no stand-in browser (on Windows Start-Process opens the default browser, which is not signed in to the emulator; tests/windows/run-pester-wine.sh provides one under Wine)'
         }
         elseif (-not $script:HasCurl) {
             $script:BrowserProblem = 'curl is not installed: the xdg-open stand-in fetches the URL with it'
@@ -179,16 +204,17 @@ Describe 'The 32-bit library (win-x86)' {
             return
         }
         if ($script:UnderWine) {
-            Set-ItResult -Skipped -Because ('no 32-bit PowerShell under this Wine: winpwsh is the x64 build of pwsh only, and Debian''s 32-bit Wine (wine32:i386) is not installed, so no x86 process runs here; leaves unproven: the win-x86 runtime id and loading the i686 mscommerce.dll from runtimes/win-x86/native (.ci/abi.sh checks that DLL by build and export table only)')
+            Set-ItResult -Skipped -Because ('leaves unproven the win-x86 runtime id and loading the i686 mscommerce.dll from runtimes/win-x86/native (.ci/abi.sh checks that DLL by build and export table only): ' +
+                'no 32-bit PowerShell under this Wine: winpwsh is the x64 build of pwsh only, and 32-bit Wine (Debian''s wine32:i386) is not installed, so no x86 process runs here')
             return
         }
         $powershell32 = Join-Path $env:SystemRoot 'SysWOW64\WindowsPowerShell\v1.0\powershell.exe'
         if (-not (Test-Path -LiteralPath $powershell32)) {
-            Set-ItResult -Skipped -Because "no 32-bit Windows PowerShell at $powershell32; leaves unproven: the win-x86 runtime id and loading runtimes/win-x86/native/mscommerce.dll"
+            Set-ItResult -Skipped -Because "leaves unproven the win-x86 runtime id and loading runtimes/win-x86/native/mscommerce.dll: no 32-bit Windows PowerShell at $powershell32"
             return
         }
         if (-not $env:MSCOMMERCE_TEST_LIBRARY_X86 -or -not (Test-Path -LiteralPath $env:MSCOMMERCE_TEST_LIBRARY_X86)) {
-            Set-ItResult -Skipped -Because 'MSCOMMERCE_TEST_LIBRARY_X86 does not name the built win-x86 mscommerce.dll (build.ps1 -AllArchitectures builds it); leaves unproven: loading it in a 32-bit process'
+            Set-ItResult -Skipped -Because 'leaves unproven loading the win-x86 mscommerce.dll in a 32-bit process: MSCOMMERCE_TEST_LIBRARY_X86 does not name it (build.ps1 -AllArchitectures builds it)'
             return
         }
         $installed = New-InstalledModule -Library $env:MSCOMMERCE_TEST_LIBRARY_X86 -Rid 'win-x86' -FileName 'mscommerce.dll'
