@@ -15,7 +15,9 @@ function Get-MSCommerceEnvironmentSnapshot {
     [CmdletBinding()]
     param()
 
-    $snapshot = New-Object -TypeName 'System.Collections.Generic.Dictionary[string,string]' -ArgumentList ([System.StringComparer]::Ordinal)
+    # ::new, not New-Object: this runs at import, and New-Object would load
+    # Microsoft.PowerShell.Utility (~0.1 s).
+    $snapshot = [System.Collections.Generic.Dictionary[string, string]]::new([System.StringComparer]::Ordinal)
     $variables = [System.Environment]::GetEnvironmentVariables()
     foreach ($name in @($variables.Keys)) {
         if ([string]$name -match $script:MSCommerceEnvironmentPattern) {

@@ -226,6 +226,12 @@ function Get-MSCommerceSessionOptionsJson {
     if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_MAX_RETRIES)) {
         $options['maxRetries'] = [int]::Parse($env:MSCOMMERCE_MAX_RETRIES, [System.Globalization.CultureInfo]::InvariantCulture)
     }
+    # This runs at import: PowerShell 7's own System.Text.Json keeps ConvertTo-Json (and the load of
+    # Microsoft.PowerShell.Utility, ~0.1 s) out of it; Windows PowerShell 5.1 has only the latter.
+    $serializer = 'System.Text.Json.JsonSerializer' -as [type]
+    if ($null -ne $serializer) {
+        return $serializer::Serialize($options, [System.Collections.Hashtable])
+    }
     ConvertTo-Json -InputObject $options -Compress -Depth 6
 }
 
