@@ -209,6 +209,15 @@ int32_t msc_connect(MscSession *session, const char *request_json, char **out_js
  * "policyId", "productId", "offerType", "scope", "accessToken"}`;
  * answers `{"value": ..., "log": [...]}`.
  *
+ * Baselines (docs/bulk-and-baselines.md): `{"resource": "baseline",
+ * "policyId", "otherProducts": "Keep" | "Disabled" | ...}` answers the
+ * tenant's baseline `{"PolicyId", "TenantId", "ExportedAt", "Tool",
+ * "Products": [{"ProductId", "ProductName", "PolicyValue"}],
+ * "OtherProducts"}`; `{"resource": "baselineDrift", "baseline": {...}}`
+ * answers the drift, `[{"ProductId", "ProductName", "Expected", "Actual",
+ * "Reason": "Differs" | "NotInBaseline" | "NotInTenant"}]` (empty: none).
+ * A 404 for a product id that Microsoft replaced names its successor.
+ *
  * `session` is borrowed and must be a live session; `request_json` is
  * borrowed for the call only and must not be NULL.
  * Caller owns the string written to `*out_json` and must free it with
@@ -227,7 +236,24 @@ int32_t msc_get(MscSession *session, const char *request_json, char **out_json);
  * Changes a policy: `{"policyId", "productId" or "offerType", "value":
  * "Enabled" | "Disabled" | "OnlyTrialsWithoutPaymentMethod"}` or
  * `"enabled": true | false` in place of `value`; answers the updated
- * policy.
+ * policy. A 404 for a product id that Microsoft replaced names its
+ * successor, which is never written in its place.
+ *
+ * Bulk changes (docs/bulk-and-baselines.md): `"productIds": [...]` or
+ * `"allProducts": true` with `"exceptProductIds": [...]`, or `"baseline":
+ * {...}` (apply; no value), with `"concurrency"` (1-64, default 8),
+ * `"whatIf"`, `"bulkTimeoutSeconds"` (default 900): one listing, only the
+ * products not at their value written, at most `concurrency` at once (a
+ * 429 pauses all of them and lowers it), one listing to verify; answers
+ * one result per product, `[{"PolicyValue", "ProductId", "PolicyId",
+ * "ProductName", "PreviousValue", "Status": "Updated" | "Unchanged" |
+ * "Failed" | "WouldUpdate", "Error"}]`, MSC_OK however many failed.
+ * Each request is bounded by the request timeout; such a call as a whole
+ * by `bulkTimeoutSeconds` plus one request timeout. With `"step":
+ * "start"` the writes run in the background instead, and `{"step":
+ * "poll"}` / `{"step": "cancel"}` answer the progress, `{"Finished",
+ * "Total", "Done", "Updated", "Unchanged", "Failed", "Concurrency",
+ * "Results"}`, each within the request timeout.
  *
  * `session` is borrowed and must be a live session; `request_json` is
  * borrowed for the call only and must not be NULL.

@@ -7,11 +7,13 @@ use crate::ids::segment;
 use crate::log::CallLog;
 use crate::model::*;
 use crate::options::SessionOptions;
+use crate::pacer::Pacer;
 use crate::transport::{is_retryable, map_reqwest_error, read_body_capped};
 use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use url::Url;
 
@@ -31,6 +33,8 @@ pub struct ServiceClient {
     timeout: Duration,
     max_retries: u32,
     retry_base_delay: Duration,
+    /// The shared pace of a bulk change's requests, when it is one.
+    pacer: Option<Arc<Pacer>>,
 }
 
 impl ServiceClient {
@@ -41,7 +45,23 @@ impl ServiceClient {
             timeout: options.timeout,
             max_retries: options.max_retries,
             retry_base_delay: options.retry_base_delay,
+            pacer: None,
         }
+    }
+
+    /// The same client, its requests paced by `pacer` (a bulk change):
+    /// a slot is taken for each attempt, a 429 pauses every request of the
+    /// pacer until its Retry-After.
+    pub fn paced(&self, pacer: Arc<Pacer>) -> Self {
+        ServiceClient {
+            pacer: Some(pacer),
+            ..self.clone()
+        }
+    }
+
+    /// The request timeout of each request.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     pub fn base_url(&self) -> &Url {
@@ -274,7 +294,8 @@ impl ServiceClient {
         cred: &Credential,
         log: &CallLog,
     ) -> Result<Answer> {
-        let deadline = Instant::now() + self.timeout;
+        // Paced requests count their time from their first slot.
+        let mut deadline: Option<Instant> = None;
         let mut rejected: Option<Secret> = None;
         // The 401 that made the credential sign in again, for the error
         // when it cannot (a token given by the caller).
@@ -285,6 +306,11 @@ impl ServiceClient {
                 Ok(t) => t,
                 Err(e) => return Err(after_401(e, unauthorized)),
             };
+            let permit = match &self.pacer {
+                Some(p) => Some(p.acquire().await),
+                None => None,
+            };
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.timeout);
             let correlation_id = uuid::Uuid::new_v4().to_string();
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -315,6 +341,7 @@ impl ServiceClient {
                                 "{method} {url} -> {} after {ms} ms (correlation id {correlation_id}); retry {attempt} of {} in {} ms",
                                 err.message, self.max_retries, delay.as_millis()
                             ));
+                            drop(permit);
                             tokio::time::sleep(delay).await;
                             continue;
                         }
@@ -335,6 +362,9 @@ impl ServiceClient {
                 .unwrap_or(correlation_id);
             let retry_after = parse_retry_after(response.headers(), std::time::SystemTime::now());
             let body_bytes = read_body_capped(response).await;
+            if let (Some(p), false) = (&self.pacer, status == StatusCode::TOO_MANY_REQUESTS) {
+                p.answered();
+            }
 
             if status.is_success() {
                 let bytes = match body_bytes {
@@ -353,6 +383,7 @@ impl ServiceClient {
                                     "{method} {url} -> {} cut short after {ms} ms: {} (correlation id {server_cid}); retry {attempt} of {} in {} ms",
                                     status.as_u16(), e.message, self.max_retries, delay.as_millis()
                                 ));
+                                drop(permit);
                                 tokio::time::sleep(delay).await;
                                 continue;
                             }
@@ -398,6 +429,17 @@ impl ServiceClient {
                 continue;
             }
             let retryable = matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504);
+            // A 429 to a paced request pauses all of them: until its
+            // Retry-After, else the backoff.
+            let paced_throttle = match (&self.pacer, &permit) {
+                (Some(p), Some(permit)) if status == StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = retry_after.unwrap_or_else(|| self.backoff_ceiling(attempt));
+                    p.throttled(permit, wait);
+                    true
+                }
+                _ => false,
+            };
+            drop(permit);
             let mut stopped_early = false;
             if retryable && attempt < self.max_retries {
                 let delay = match retry_after {
@@ -415,7 +457,10 @@ impl ServiceClient {
                         self.max_retries,
                         delay.as_millis()
                     ));
-                    tokio::time::sleep(delay).await;
+                    if !paced_throttle {
+                        // (a paced request waits for its next slot instead)
+                        tokio::time::sleep(delay).await;
+                    }
                     continue;
                 }
             }
@@ -447,6 +492,13 @@ impl ServiceClient {
         }
     }
 
+    /// The longest backoff after `attempt` attempts (exponential).
+    fn backoff_ceiling(&self, attempt: u32) -> Duration {
+        self.retry_base_delay
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(MAX_BACKOFF)
+    }
+
     /// The backoff before the next attempt (exponential, with full jitter),
     /// or `None` when no attempt is left or the wait would run past the
     /// deadline.
@@ -454,11 +506,7 @@ impl ServiceClient {
         if attempt >= self.max_retries {
             return None;
         }
-        let ceiling = self
-            .retry_base_delay
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(MAX_BACKOFF);
-        let ms = ceiling.as_millis() as u64;
+        let ms = self.backoff_ceiling(attempt).as_millis() as u64;
         let delay = Duration::from_millis(rand::rng().random_range(ms / 2..=ms.max(1)));
         (Instant::now() + delay < deadline).then_some(delay)
     }

@@ -3,6 +3,10 @@
 //! PowerShell module (through the C ABI), the `mscommerce` CLI and tests.
 //!
 //! - [`client`]: the licensing API operations, retries, errors;
+//! - [`bulk`]: bulk changes (one listing, paced concurrent writes through
+//!   [`pacer`], a verifying listing, one result per product);
+//! - [`baseline`]: baseline files, drift, and their apply through [`bulk`];
+//! - [`replaced`]: product ids Microsoft replaced, named in 404 errors;
 //! - [`auth`]: sign-in flows and the token cache;
 //! - [`session`]: a session and the JSON requests of the C ABI;
 //! - [`transport`]: the HTTP client (TLS 1.2+, trust store, proxy);
@@ -14,6 +18,8 @@
 //!   endpoints every test talks to.
 
 pub mod auth;
+pub mod baseline;
+pub mod bulk;
 pub mod client;
 pub mod environment;
 pub mod error;
@@ -22,6 +28,8 @@ pub mod ids;
 pub mod log;
 pub mod model;
 pub mod options;
+pub mod pacer;
+pub mod replaced;
 pub mod session;
 pub mod text;
 pub mod transport;

@@ -14,6 +14,8 @@ use crate::auth::{
     authority_endpoint, normalise_scope, validate_client_id, validate_tenant, ConnectionInfo,
     Credential, Flow, Secret, Token, TokenSource, MODULE_CLIENT_ID,
 };
+use crate::baseline::Baseline;
+use crate::bulk::{BulkProgress, ProgressFn, RunOptions, Selection};
 use crate::client::ServiceClient;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::CallLog;
@@ -21,7 +23,8 @@ use crate::model::requested_value;
 use crate::options::{OptionsJson, SessionOptions};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The published message when a cmdlet runs before Connect-MSCommerce.
 pub const NOT_CONNECTED_MESSAGE: &str =
@@ -103,6 +106,8 @@ pub struct Session {
     /// A device code or interactive sign-in between `start` and its last
     /// `poll`.
     pending: tokio::sync::Mutex<Option<PendingSignIn>>,
+    /// A bulk change between its `start` and its last `poll`.
+    job: Mutex<Option<Job>>,
 }
 
 /// A two-step sign-in waiting for the user.
@@ -169,6 +174,10 @@ struct GetRequest {
     offer_type: Option<String>,
     scope: Option<String>,
     access_token: Option<Secret>,
+    /// `baselineDrift`: the baseline (object, or a string holding one).
+    baseline: Option<Value>,
+    /// `baseline` (export): Keep (default) or a value.
+    other_products: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -180,7 +189,69 @@ struct UpdateRequest {
     value: Option<String>,
     enabled: Option<Value>,
     access_token: Option<Secret>,
+    // Bulk changes and baselines (docs/bulk-and-baselines.md).
+    product_ids: Option<Value>,
+    all_products: Option<bool>,
+    except_product_ids: Option<Value>,
+    baseline: Option<Value>,
+    concurrency: Option<Value>,
+    what_if: Option<bool>,
+    bulk_timeout_seconds: Option<f64>,
+    step: Option<String>,
 }
+
+impl UpdateRequest {
+    /// A bulk update or a baseline apply (not a step of one).
+    fn is_bulk(&self) -> bool {
+        self.product_ids.is_some() || self.all_products == Some(true) || self.baseline.is_some()
+    }
+
+    /// The bulk-only fields given, for the error when they come without a
+    /// bulk request.
+    fn bulk_options_given(&self) -> Option<&'static str> {
+        [
+            (self.concurrency.is_some(), "concurrency"),
+            (self.what_if.is_some(), "whatIf"),
+            (self.bulk_timeout_seconds.is_some(), "bulkTimeoutSeconds"),
+            (self.except_product_ids.is_some(), "exceptProductIds"),
+            (self.step.is_some(), "step"),
+        ]
+        .into_iter()
+        .find_map(|(given, name)| given.then_some(name))
+    }
+
+    /// The cap of the whole bulk call (`bulkTimeoutSeconds`).
+    fn cap(&self) -> Result<std::time::Duration> {
+        match self.bulk_timeout_seconds {
+            None => Ok(crate::bulk::DEFAULT_BULK_TIMEOUT),
+            Some(t) if t.is_finite() && t > 0.0 && t <= crate::bulk::MAX_BULK_TIMEOUT_SECONDS => {
+                Ok(std::time::Duration::from_secs_f64(t))
+            }
+            Some(t) => Err(Error::invalid(format!(
+                "bulkTimeoutSeconds must be a number of seconds more than 0 and at most {}; got {t}",
+                crate::bulk::MAX_BULK_TIMEOUT_SECONDS
+            ))),
+        }
+    }
+}
+
+/// A bulk change running in the background between its `start` and its
+/// last `poll` (dropping it stops it).
+struct Job {
+    progress: tokio::sync::watch::Receiver<BulkProgress>,
+    cancel: Arc<AtomicBool>,
+    log: Arc<CallLog>,
+    abort: tokio::task::AbortHandle,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.abort.abort();
+    }
+}
+
+/// How long a `poll` step of a bulk change waits for progress.
+pub const BULK_POLL_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A request: a JSON object whose fields are all known (an unknown one,
 /// such as a mis-cased `AccessToken`, is InvalidArgument naming it, never
@@ -250,6 +321,7 @@ impl Session {
             base: Endpoint::new(options)?,
             connection: RwLock::new(None),
             pending: tokio::sync::Mutex::new(None),
+            job: Mutex::new(None),
         })
     }
 
@@ -277,6 +349,10 @@ impl Session {
         }
         if let Ok(mut p) = self.pending.try_lock() {
             *p = None;
+        }
+        // A bulk change running in the background stops.
+        if let Ok(mut j) = self.job.lock() {
+            *j = None;
         }
     }
 
@@ -662,10 +738,10 @@ impl Session {
                 crate::auth::check_bearer(t)?;
                 Ok((
                     service,
-                    CallCredential::Own(Credential::new(
+                    CallCredential::Own(Arc::new(Credential::new(
                         Box::new(StaticToken),
                         Some(Token::from_bearer(t.clone())),
-                    )),
+                    ))),
                 ))
             }
             (_, Some(c)) => Ok((service, CallCredential::Connection(c))),
@@ -688,18 +764,34 @@ impl Session {
             };
         }
         // Bad input is reported before "not connected".
-        const RESOURCES: [&str; 5] = [
+        const RESOURCES: [&str; 7] = [
             "policies",
             "policy",
             "productPolicies",
             "productPolicy",
             "offerTypePolicy",
+            "baseline",
+            "baselineDrift",
         ];
         if !RESOURCES.contains(&resource) {
             return Err(Error::invalid(format!(
-                "resource '{}' is not known; use policies, policy, productPolicies, productPolicy, offerTypePolicy or connection",
+                "resource '{}' is not known; use policies, policy, productPolicies, productPolicy, offerTypePolicy, baseline, baselineDrift or connection",
                 crate::text::echo(resource)
             )));
+        }
+        if req.baseline.is_some() && resource != "baselineDrift" {
+            return Err(Error::invalid(
+                "baseline is a field of resource baselineDrift only (apply one with msc_update)",
+            ));
+        }
+        if req.other_products.is_some() && resource != "baseline" {
+            return Err(Error::invalid(
+                "otherProducts is a field of resource baseline only",
+            ));
+        }
+        if resource.starts_with("baseline") {
+            let resource = resource.to_string();
+            return self.get_baseline(&resource, req, log).await;
         }
         for (what, id) in [
             ("PolicyId", &req.policy_id),
@@ -740,6 +832,7 @@ impl Session {
                 service
                     .get_product_policy(policy, product, cred, log)
                     .await
+                    .map_err(|e| crate::replaced::explain(e, product))
                     .map_err(|e| {
                         fail(e, format!("Failed to retrieve product policy with PolicyId '{policy}' ProductId '{product}'"))
                     })
@@ -762,13 +855,350 @@ impl Session {
         }
     }
 
-    /// `msc_update`; ends within the request timeout.
-    pub async fn update(&self, request: &str, log: &CallLog) -> Result<Value> {
-        within(self.timeout(), log, self.update_within(request, log)).await
+    /// `resource` baseline (export) and baselineDrift (test).
+    async fn get_baseline(&self, resource: &str, req: GetRequest, log: &CallLog) -> Result<Value> {
+        for (field, given) in [
+            ("productId", req.product_id.is_some()),
+            ("offerType", req.offer_type.is_some()),
+            ("scope", req.scope.is_some()),
+        ] {
+            if given {
+                return Err(Error::invalid(format!(
+                    "{field} is not a field of resource {resource}"
+                )));
+            }
+        }
+        if resource == "baseline" {
+            let policy = req
+                .policy_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .unwrap_or(crate::model::DEFAULT_POLICY_ID);
+            crate::ids::validate_id("PolicyId", policy)?;
+            let rule = match crate::baseline::other_products_rule(
+                req.other_products
+                    .as_deref()
+                    .unwrap_or(crate::baseline::KEEP),
+            )? {
+                Some(v) => v,
+                None => crate::baseline::KEEP,
+            };
+            let (service, cred) = self.call_context(&req.access_token)?;
+            let products = crate::bulk::list_products(&service, policy, cred.get(), log).await?;
+            let tenant = cred.tenant(&req.access_token).await;
+            return to_json(&Baseline::export(policy, tenant, &products, rule)?);
+        }
+        let baseline = Baseline::from_json(
+            req.baseline
+                .as_ref()
+                .ok_or_else(|| Error::invalid("baseline is required"))?,
+        )?;
+        same_policy(&req.policy_id, &baseline)?;
+        let (service, cred) = self.call_context(&req.access_token)?;
+        baseline.check_tenant(cred.tenant(&req.access_token).await.as_deref())?;
+        let products =
+            crate::bulk::list_products(&service, &baseline.policy_id, cred.get(), log).await?;
+        let drift = baseline.drift(&products);
+        log.push(format!(
+            "baseline: {} products in the tenant, {} in the baseline, {} drifted",
+            products.len(),
+            baseline.products.len(),
+            drift.len()
+        ));
+        to_json(&drift)
     }
 
-    async fn update_within(&self, request: &str, log: &CallLog) -> Result<Value> {
+    /// `msc_update`: a single update ends within the request timeout; a bulk
+    /// one within its `bulkTimeoutSeconds` and one request timeout (see
+    /// [`Session::update_limit`]).
+    pub async fn update(&self, request: &str, log: &CallLog) -> Result<Value> {
+        self.update_with_progress(request, log, &|_| {}).await
+    }
+
+    /// [`Session::update`], telling `on_progress` how far a bulk change is
+    /// (after the first listing, after each write, and at the end with the
+    /// results).
+    pub async fn update_with_progress(
+        &self,
+        request: &str,
+        log: &CallLog,
+        on_progress: ProgressFn<'_>,
+    ) -> Result<Value> {
         let req: UpdateRequest = parse("update", request)?;
+        if req.step.is_some() {
+            return within(self.timeout(), log, self.update_step(req, log)).await;
+        }
+        if !req.is_bulk() {
+            return within(self.timeout(), log, self.update_within(req, log)).await;
+        }
+        let limit = req.cap()? + self.timeout() * 3;
+        within(limit, log, async {
+            let (selection, options, service, cred) = self.bulk_prepared(&req, log).await?;
+            let plan = crate::bulk::plan(&service, cred.get(), selection, options, log).await?;
+            let results = plan
+                .run(
+                    &service,
+                    cred.get(),
+                    log,
+                    &AtomicBool::new(false),
+                    on_progress,
+                )
+                .await;
+            to_json(&results)
+        })
+        .await
+    }
+
+    /// How long `msc_update` with this request may take: a bulk change
+    /// ends within its cap and two request timeouts (writes in flight at
+    /// the cap finish, then the verification listing); one more is the
+    /// margin of this outer bound. Else the request timeout.
+    pub fn update_limit(&self, request: &str) -> std::time::Duration {
+        match parse::<UpdateRequest>("update", request) {
+            Ok(r) if r.is_bulk() && r.step.is_none() => {
+                r.cap().unwrap_or(crate::bulk::DEFAULT_BULK_TIMEOUT) + self.timeout() * 3
+            }
+            _ => self.timeout(),
+        }
+    }
+
+    /// A bulk request checked, and the service and credential to run it.
+    async fn bulk_prepared(
+        &self,
+        req: &UpdateRequest,
+        log: &CallLog,
+    ) -> Result<(Selection, RunOptions, ServiceClient, CallCredential)> {
+        let given = [
+            req.product_id.is_some(),
+            req.product_ids.is_some(),
+            req.all_products == Some(true),
+            req.offer_type.is_some(),
+            req.baseline.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() > 1 {
+            return Err(Error::invalid(
+                "give one of productId, productIds, allProducts, offerType or baseline",
+            ));
+        }
+        if req.except_product_ids.is_some() && req.all_products != Some(true) {
+            return Err(Error::invalid(
+                "exceptProductIds goes with allProducts: true",
+            ));
+        }
+        let concurrency = match &req.concurrency {
+            None => crate::bulk::DEFAULT_CONCURRENCY,
+            Some(c) => match c.as_u64() {
+                Some(n) if (1..=crate::bulk::MAX_CONCURRENCY as u64).contains(&n) => n as usize,
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "concurrency must be from 1 to {}; got {}",
+                        crate::bulk::MAX_CONCURRENCY,
+                        crate::text::echo(&c.to_string())
+                    )))
+                }
+            },
+        };
+        let options = RunOptions {
+            concurrency,
+            what_if: req.what_if.unwrap_or(false),
+            cap: req.cap()?,
+        };
+        let ids = |field: &str, list: &Option<Value>| -> Result<Vec<String>> {
+            let list: Vec<String> = match list {
+                None => Vec::new(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_string))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| {
+                        Error::invalid(format!("{field} must be an array of product ids (strings)"))
+                    })?,
+                Some(_) => {
+                    return Err(Error::invalid(format!(
+                        "{field} must be an array of product ids (strings)"
+                    )))
+                }
+            };
+            if list.len() > crate::bulk::MAX_PRODUCT_IDS {
+                return Err(Error::invalid(format!(
+                    "{field} has {} ids; at most {}",
+                    list.len(),
+                    crate::bulk::MAX_PRODUCT_IDS
+                )));
+            }
+            let list: Vec<String> = list.iter().map(|i| i.trim().to_string()).collect();
+            for id in &list {
+                crate::ids::validate_id("ProductId", id)?;
+            }
+            Ok(list)
+        };
+        let (selection, baseline) = if let Some(b) = &req.baseline {
+            if req.value.is_some() || req.enabled.is_some() {
+                return Err(Error::invalid(
+                    "a baseline says the values itself: give no value or enabled with it",
+                ));
+            }
+            let baseline = Baseline::from_json(b)?;
+            same_policy(&req.policy_id, &baseline)?;
+            (baseline.selection(), Some(baseline))
+        } else {
+            let policy = required("policyId", &req.policy_id)?;
+            crate::ids::validate_id("PolicyId", policy)?;
+            let value = requested_value(req.value.as_deref(), req.enabled.as_ref())?;
+            let selection = if req.all_products == Some(true) {
+                Selection::all_products(
+                    policy,
+                    &ids("exceptProductIds", &req.except_product_ids)?,
+                    value,
+                    log,
+                )
+            } else {
+                let list = ids("productIds", &req.product_ids)?;
+                if list.is_empty() {
+                    return Err(Error::invalid("productIds is empty"));
+                }
+                Selection::products(policy, &list, value)
+            };
+            (selection, None)
+        };
+        let (service, cred) = self.call_context(&req.access_token)?;
+        if let Some(b) = &baseline {
+            b.check_tenant(cred.tenant(&req.access_token).await.as_deref())?;
+        }
+        Ok((selection, options, service, cred))
+    }
+
+    /// The steps of a bulk change run in the background: `start` (a bulk
+    /// request), `poll` and `cancel` (no other field).
+    async fn update_step(&self, req: UpdateRequest, log: &CallLog) -> Result<Value> {
+        let step = req
+            .step
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match step.as_str() {
+            "start" => {
+                if !req.is_bulk() {
+                    return Err(Error::invalid(
+                        "step start goes with a bulk change (productIds, allProducts or baseline)",
+                    ));
+                }
+                if self.job.lock().map(|j| j.is_some()).unwrap_or(false) {
+                    return Err(Error::invalid(
+                        "a bulk change is running on this session: poll it to its end, or cancel it",
+                    ));
+                }
+                let (selection, options, service, cred) = self.bulk_prepared(&req, log).await?;
+                let plan = crate::bulk::plan(&service, cred.get(), selection, options, log).await?;
+                let first = plan.progress();
+                let (tx, rx) = tokio::sync::watch::channel(first.clone());
+                let cancel = Arc::new(AtomicBool::new(false));
+                let job_log = Arc::new(CallLog::new());
+                let (c2, l2) = (cancel.clone(), job_log.clone());
+                let task = tokio::spawn(async move {
+                    let send = |p: &BulkProgress| {
+                        tx.send_replace(p.clone());
+                    };
+                    let results = plan.run(&service, cred.get(), &l2, &c2, &send).await;
+                    let mut last = tx.borrow().clone();
+                    let count =
+                        |s: crate::bulk::Status| results.iter().filter(|r| r.status == s).count();
+                    last.total = results.len();
+                    last.done = results.len();
+                    last.updated = count(crate::bulk::Status::Updated);
+                    last.unchanged = count(crate::bulk::Status::Unchanged);
+                    last.failed = count(crate::bulk::Status::Failed);
+                    last.finished = true;
+                    last.results = Some(results);
+                    tx.send_replace(last);
+                });
+                let job = Job {
+                    progress: rx,
+                    cancel,
+                    log: job_log,
+                    abort: task.abort_handle(),
+                };
+                if let Ok(mut j) = self.job.lock() {
+                    *j = Some(job);
+                }
+                to_json(&first)
+            }
+            "poll" | "cancel" => {
+                let others = req.is_bulk()
+                    || req.policy_id.is_some()
+                    || req.product_id.is_some()
+                    || req.offer_type.is_some()
+                    || req.value.is_some()
+                    || req.enabled.is_some()
+                    || req.access_token.is_some()
+                    || req.concurrency.is_some()
+                    || req.what_if.is_some()
+                    || req.bulk_timeout_seconds.is_some()
+                    || req.except_product_ids.is_some();
+                if others {
+                    return Err(Error::invalid(format!("step {step} takes no other field")));
+                }
+                let (mut rx, cancel, job_log) = match self.job.lock() {
+                    Ok(j) => match j.as_ref() {
+                        Some(j) => (j.progress.clone(), j.cancel.clone(), j.log.clone()),
+                        None => {
+                            return Err(Error::invalid(format!(
+                                "no bulk change is running on this session: send step start first (step {step})"
+                            )))
+                        }
+                    },
+                    Err(_) => return Err(Error::internal("the session's job lock is poisoned")),
+                };
+                let wait = if step == "cancel" {
+                    cancel.store(true, Ordering::SeqCst);
+                    log.push("bulk: cancelled; writes in flight finish");
+                    self.timeout()
+                } else {
+                    BULK_POLL_WAIT.min(self.timeout() / 2)
+                };
+                let deadline = tokio::time::Instant::now() + wait;
+                let mut gone = false;
+                while !rx.borrow().finished {
+                    match tokio::time::timeout_at(deadline, rx.changed()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => {
+                            gone = true;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                for line in job_log.take() {
+                    log.push(line);
+                }
+                let progress = rx.borrow().clone();
+                if progress.finished || gone {
+                    if let Ok(mut j) = self.job.lock() {
+                        *j = None;
+                    }
+                }
+                if gone && !progress.finished {
+                    return Err(Error::internal(
+                        "internal error (a bug): the bulk change ended without its results",
+                    ));
+                }
+                to_json(&progress)
+            }
+            other => Err(Error::invalid(format!(
+                "step '{}' is not known; use start, then poll (or cancel)",
+                crate::text::echo(other)
+            ))),
+        }
+    }
+
+    async fn update_within(&self, req: UpdateRequest, log: &CallLog) -> Result<Value> {
+        if let Some(field) = req.bulk_options_given() {
+            return Err(Error::invalid(format!(
+                "{field} goes with a bulk change (productIds, allProducts or baseline)"
+            )));
+        }
         let policy = required("policyId", &req.policy_id)?;
         let value = requested_value(req.value.as_deref(), req.enabled.as_ref())?;
         crate::ids::validate_id("PolicyId", policy)?;
@@ -786,6 +1216,7 @@ impl Session {
             (Some(product), None) => service
                 .set_product_policy(policy, product, value, cred, log)
                 .await
+                .map_err(|e| crate::replaced::explain(e, product))
                 .map_err(|e| fail(e, format!("Failed to update product policy with PolicyId '{policy}' ProductId '{product}'")))
                 .and_then(|v| to_json(&v)),
             (None, Some(offer)) => service
@@ -800,9 +1231,10 @@ impl Session {
 }
 
 /// A call's credential: the connection's, or one made for this call only.
+#[derive(Clone)]
 enum CallCredential {
     Connection(Arc<Connection>),
-    Own(Credential),
+    Own(Arc<Credential>),
 }
 
 impl CallCredential {
@@ -811,6 +1243,30 @@ impl CallCredential {
             CallCredential::Connection(c) => &c.credential,
             CallCredential::Own(c) => c,
         }
+    }
+
+    /// The tenant the credential signs in to, when known: the connection's,
+    /// or the `tid` of a token given for the call.
+    async fn tenant(&self, access_token: &Option<Secret>) -> Option<String> {
+        match (self, access_token) {
+            (CallCredential::Own(_), Some(t)) => {
+                crate::auth::jwt::claims(t.expose()).and_then(|c| c.tid)
+            }
+            (CallCredential::Connection(c), _) => c.info().await.tenant_id,
+            _ => None,
+        }
+    }
+}
+
+/// A request's `policyId` next to a baseline must be the baseline's.
+fn same_policy(policy: &Option<String>, baseline: &Baseline) -> Result<()> {
+    match policy.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) if !p.eq_ignore_ascii_case(&baseline.policy_id) => Err(Error::invalid(format!(
+            "policyId '{}' is not the baseline's PolicyId '{}'",
+            crate::text::echo(p),
+            baseline.policy_id
+        ))),
+        _ => Ok(()),
     }
 }
 

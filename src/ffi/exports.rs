@@ -93,6 +93,11 @@ unsafe fn call(
             if let (Op::Connect, Some(t)) = (op, request_timeout(&request)) {
                 limit.set(t);
             }
+            if let Op::Update = op {
+                // A bulk change: its cap (bulkTimeoutSeconds) and two
+                // request timeouts.
+                limit.set(s.update_limit(&request));
+            }
             let log = CallLog::new();
             let result = match op {
                 Op::Connect => s.connect(&request, &log).await,
@@ -247,6 +252,15 @@ pub unsafe extern "C" fn msc_connect(
 /// "policyId", "productId", "offerType", "scope", "accessToken"}`;
 /// answers `{"value": ..., "log": [...]}`.
 ///
+/// Baselines (docs/bulk-and-baselines.md): `{"resource": "baseline",
+/// "policyId", "otherProducts": "Keep" | "Disabled" | ...}` answers the
+/// tenant's baseline `{"PolicyId", "TenantId", "ExportedAt", "Tool",
+/// "Products": [{"ProductId", "ProductName", "PolicyValue"}],
+/// "OtherProducts"}`; `{"resource": "baselineDrift", "baseline": {...}}`
+/// answers the drift, `[{"ProductId", "ProductName", "Expected", "Actual",
+/// "Reason": "Differs" | "NotInBaseline" | "NotInTenant"}]` (empty: none).
+/// A 404 for a product id that Microsoft replaced names its successor.
+///
 /// `session` is borrowed and must be a live session; `request_json` is
 /// borrowed for the call only and must not be NULL.
 /// Caller owns the string written to `*out_json` and must free it with
@@ -270,7 +284,24 @@ pub unsafe extern "C" fn msc_get(
 /// Changes a policy: `{"policyId", "productId" or "offerType", "value":
 /// "Enabled" | "Disabled" | "OnlyTrialsWithoutPaymentMethod"}` or
 /// `"enabled": true | false` in place of `value`; answers the updated
-/// policy.
+/// policy. A 404 for a product id that Microsoft replaced names its
+/// successor, which is never written in its place.
+///
+/// Bulk changes (docs/bulk-and-baselines.md): `"productIds": [...]` or
+/// `"allProducts": true` with `"exceptProductIds": [...]`, or `"baseline":
+/// {...}` (apply; no value), with `"concurrency"` (1-64, default 8),
+/// `"whatIf"`, `"bulkTimeoutSeconds"` (default 900): one listing, only the
+/// products not at their value written, at most `concurrency` at once (a
+/// 429 pauses all of them and lowers it), one listing to verify; answers
+/// one result per product, `[{"PolicyValue", "ProductId", "PolicyId",
+/// "ProductName", "PreviousValue", "Status": "Updated" | "Unchanged" |
+/// "Failed" | "WouldUpdate", "Error"}]`, MSC_OK however many failed.
+/// Each request is bounded by the request timeout; such a call as a whole
+/// by `bulkTimeoutSeconds` plus one request timeout. With `"step":
+/// "start"` the writes run in the background instead, and `{"step":
+/// "poll"}` / `{"step": "cancel"}` answer the progress, `{"Finished",
+/// "Total", "Done", "Updated", "Unchanged", "Failed", "Concurrency",
+/// "Results"}`, each within the request timeout.
 ///
 /// `session` is borrowed and must be a live session; `request_json` is
 /// borrowed for the call only and must not be NULL.
