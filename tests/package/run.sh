@@ -4,7 +4,8 @@
 #   - dist/: the .nupkg, the zip and SHA256SUMS (sha256sum -c), the zip's MSCommerce/<version>/
 #     layout holding the same files as the .nupkg, no src/ and nothing its FileList does not name;
 #   - the libraries inside: win-x64 and win-x86 are the very DLLs (same sha256) that .ci/abi.sh
-#     built and checked and that its Wine run and tests/windows/run-pester-wine.sh load, each
+#     built and checked and that its Wine run and tests/windows/run-pester-wine.sh load (their
+#     sha256 is taken before build.sh package runs: run this after them, as tests/run.sh does), each
 #     exporting exactly the C ABI contract of .ci/abi.sh; the Linux ones export it too, and the
 #     newest glibc symbol version each asks for is printed (at most GLIBC_2.28 when built by zig);
 #   - Install-PSResource from dist/ registered as a folder repository (Register-PSResourceRepository
@@ -101,6 +102,14 @@ fi
 export PWSH
 
 # ------------------------------------------------------------------- build
+# The Windows DLLs as .ci/abi.sh and the Wine runs left them (tests/run.sh runs those first): the
+# package must hold these very files, not ones built again since (sources changed meanwhile).
+declare -A TESTED_SUM=()
+for target in x86_64-pc-windows-gnu i686-pc-windows-gnu; do
+    if [ -f "$TARGET_DIR/$target/release/mscommerce.dll" ]; then
+        TESTED_SUM[$target]=$(sha256sum "$TARGET_DIR/$target/release/mscommerce.dll" | cut -d' ' -f1)
+    fi
+done
 if [ -n "$BUILD" ]; then
     step=$(date +%s)
     echo "package: bash build.sh package ${OPTIONS[*]}"
@@ -196,8 +205,10 @@ for pair in "win-x64 x86_64-pc-windows-gnu x86_64-w64-mingw32-objdump" "win-x86 
         continue
     fi
     sum=$(sha256sum "$packaged" | cut -d' ' -f1)
-    if [ ! -f "$built" ]; then
-        bad "$rid: $built (what .ci/abi.sh builds and Wine loads) is missing"
+    if [ -z "${TESTED_SUM[$target]:-}" ]; then
+        bad "$rid: $built (what .ci/abi.sh builds and Wine loads) was not there before the package was built: run .ci/abi.sh first (tests/run.sh does)"
+    elif [ "$sum" != "${TESTED_SUM[$target]}" ]; then
+        bad "$rid: the package's mscommerce.dll (sha256 $sum) is not the one .ci/abi.sh left in $built (sha256 ${TESTED_SUM[$target]}): build.sh package built it again (the sources changed since)"
     elif [ "$sum" = "$(sha256sum "$built" | cut -d' ' -f1)" ]; then
         ok "$rid: mscommerce.dll ($(stat -c %s "$packaged") bytes, sha256 $sum) is $whose ($built)"
     else
