@@ -329,6 +329,19 @@ pub async fn plan(
             entries.push(e);
         }
     }
+    // An id kept out that the tenant does not have (a typo?) keeps
+    // nothing out: said so.
+    let mut absent: Vec<&String> = selection
+        .except
+        .iter()
+        .filter(|id| !first.contains(*id))
+        .collect();
+    absent.sort();
+    for id in absent {
+        log.push(format!(
+            "exceptProductIds: '{id}' is not in the tenant's product list; it keeps nothing out"
+        ));
+    }
     let policy = &selection.policy_id;
     let missing: Vec<Entry> = selection
         .named

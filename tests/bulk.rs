@@ -133,6 +133,36 @@ async fn named_products_unknown_and_replaced_ids() {
     assert_eq!(emu.product_value("CFQ7TTC0LH3L").unwrap(), "Enabled");
 }
 
+/// A replaced id kept out keeps its successor out too (the user meant
+/// that product); an id the tenant does not have is said to keep nothing
+/// out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_id_kept_out_keeps_its_successor_out() {
+    let emu = start(Catalogue::Docs2025).await;
+    let s = with_token(&emu).await;
+    let (results, log) = bulk(
+        &s,
+        json!({"policyId": P, "allProducts": true, "exceptProductIds": ["CFQ7TTC0KP0N", "CFQ7TTC0TYPO"],
+               "value": "Disabled"}),
+    )
+    .await;
+    assert_eq!(results.len(), 25);
+    assert!(!statuses(&results).contains_key("CFQ7TTC0LH3L"));
+    assert_eq!(emu.product_value("CFQ7TTC0LH3L").unwrap(), "Enabled");
+    assert_eq!(writes(&emu).await.len(), 25);
+    assert!(
+        log.iter().any(|l| l.contains(
+            "CFQ7TTC0KP0N was replaced by CFQ7TTC0LH3L (Power Automate per user); CFQ7TTC0LH3L is kept out too"
+        )),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("'cfq7ttc0typo' is not in the tenant's product list")),
+        "{log:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_404_for_a_replaced_id_names_its_successor() {
     let emu = start(Catalogue::Docs2025).await;
