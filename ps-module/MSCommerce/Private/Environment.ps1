@@ -15,15 +15,7 @@ function Get-MSCommerceEnvironmentSnapshot {
     [CmdletBinding()]
     param()
 
-    # ::new, not New-Object: this runs at import, and New-Object would load
-    # Microsoft.PowerShell.Utility (~0.1 s).
-    $snapshot = [System.Collections.Generic.Dictionary[string, string]]::new([System.StringComparer]::Ordinal)
-    $variables = [System.Environment]::GetEnvironmentVariables()
-    foreach ($name in @($variables.Keys)) {
-        if ([string]$name -match $script:MSCommerceEnvironmentPattern) {
-            $snapshot[[string]$name] = [string]$variables[$name]
-        }
-    }
+    # The shim's compiled loop: this runs at import, where the same loop in PowerShell costs ~30 ms.
     # The comma keeps PowerShell from enumerating the dictionary into its entries.
-    , $snapshot
+    , [MSCommerce.Native.ProcessEnvironment]::Snapshot($script:MSCommerceEnvironmentPattern)
 }
