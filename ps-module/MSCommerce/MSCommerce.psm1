@@ -38,12 +38,13 @@ foreach ($scriptName in $publicScripts) {
     . ([System.IO.Path]::Combine($PSScriptRoot, 'Public', $scriptName))
 }
 
-$script:MSCommerceSession = $null
+# Finds the native library now; loads it, and opens this runspace's native session, at first use.
 Initialize-MSCommerceNative -ModuleRoot $PSScriptRoot
 
 # One native session per runspace: freed when the module is removed.
 $ExecutionContext.SessionState.Module.OnRemove = {
     $session = $script:MSCommerceSession
+    $script:MSCommerceSessionClosed = $true
     $script:MSCommerceSession = $null
     if ($null -ne $session) {
         $session.Dispose()

@@ -118,7 +118,7 @@ function Invoke-MSCommerceNativeCall {
         [System.Collections.IDictionary] $Request
     )
 
-    $session = $script:MSCommerceSession
+    $session = Get-MSCommerceNativeSession
     if ($null -eq $session -or -not $session.IsOpen) {
         $answer = ConvertFrom-MSCommerceAnswer -Code 11 -Json '{"error":{"code":"Internal","message":"The MSCommerce native session is closed. Import the module again."},"log":[]}'
         return @{ Code = 11; Answer = $answer }

@@ -185,7 +185,18 @@ function Import-MSCommerceShim {
             'Start a new PowerShell session to import this version.')
     }
 
-    $loadedPath = [string]$nativeMethods::Load($LibraryPath)
+    try {
+        $loadedPath = [string]$nativeMethods::Load($LibraryPath)
+    }
+    catch {
+        # The shim's own message ("MSCommerce: could not load the native library '...': why"), not
+        # PowerShell's 'Exception calling "Load" with "1" argument(s)' around it.
+        $inner = $_.Exception
+        while ($null -ne $inner.InnerException) {
+            $inner = $inner.InnerException
+        }
+        throw $inner.Message
+    }
     if ($loadedPath -ne $LibraryPath) {
         Write-Warning ("MSCommerce: this process already loaded the native library from '$loadedPath'; " +
             "it keeps using it instead of '$LibraryPath'. Start a new PowerShell session to switch.")
@@ -235,7 +246,12 @@ function Get-MSCommerceSessionOptionsJson {
 function Initialize-MSCommerceNative {
     <#
     .SYNOPSIS
-    Loads the library, checks its ABI version and opens this runspace's native session.
+    At import: finds the native library (a missing one fails the import); loads nothing yet.
+
+    .DESCRIPTION
+    The shim, the library and the native session are opened by the first call that needs them
+    (Get-MSCommerceNativeSession): an import that only completes a parameter, shows help or lists
+    the commands costs no native load (~0.1-0.25 s in a fresh process, benches/module-import.sh).
     #>
     [CmdletBinding()]
     param(
@@ -243,15 +259,50 @@ function Initialize-MSCommerceNative {
         [string] $ModuleRoot
     )
 
-    $libraryPath = Resolve-MSCommerceNativeLibrary -ModuleRoot $ModuleRoot
-    $nativeMethods = Import-MSCommerceShim -ModuleRoot $ModuleRoot -LibraryPath $libraryPath
+    $script:MSCommerceModuleRoot = $ModuleRoot
+    $script:MSCommerceLibraryPath = Resolve-MSCommerceNativeLibrary -ModuleRoot $ModuleRoot
+    $script:MSCommerceAbiVersion = $null
+    $script:MSCommerceSession = $null
+    $script:MSCommerceSessionClosed = $false
+}
 
-    $abi = [MSCommerce.Native.NativeSession]::AbiVersion()
-    if ($abi -ne $nativeMethods::ExpectedAbiVersion) {
-        throw ("MSCommerce: the native library '$libraryPath' implements ABI version $abi; " +
-            "this module needs version $($nativeMethods::ExpectedAbiVersion). Rebuild with build.ps1.")
+function Import-MSCommerceNative {
+    <#
+    .SYNOPSIS
+    Loads the shim and the library (once per module import) and checks the library's ABI version,
+    which it returns.
+    #>
+    [CmdletBinding()]
+    [OutputType([int])]
+    param()
+
+    if ($null -eq $script:MSCommerceAbiVersion) {
+        $libraryPath = $script:MSCommerceLibraryPath
+        $nativeMethods = Import-MSCommerceShim -ModuleRoot $script:MSCommerceModuleRoot -LibraryPath $libraryPath
+        $abi = [MSCommerce.Native.NativeSession]::AbiVersion()
+        if ($abi -ne $nativeMethods::ExpectedAbiVersion) {
+            throw ("MSCommerce: the native library '$libraryPath' implements ABI version $abi; " +
+                "this module needs version $($nativeMethods::ExpectedAbiVersion). Rebuild with build.ps1.")
+        }
+        $script:MSCommerceAbiVersion = $abi
     }
+    $script:MSCommerceAbiVersion
+}
 
+function Get-MSCommerceNativeSession {
+    <#
+    .SYNOPSIS
+    This runspace's native session, opened on first use: loads the shim and the library, checks the
+    ABI version, creates the session. $null once the module was removed (the session is closed).
+    #>
+    [CmdletBinding()]
+    param()
+
+    if ($null -ne $script:MSCommerceSession -or $script:MSCommerceSessionClosed) {
+        return $script:MSCommerceSession
+    }
+    $libraryPath = $script:MSCommerceLibraryPath
+    $abi = Import-MSCommerceNative
     $optionsJson = Get-MSCommerceSessionOptionsJson
     $result = $null
     $session = [MSCommerce.Native.NativeSession]::Create($optionsJson, [ref] $result)
@@ -269,11 +320,8 @@ function Initialize-MSCommerceNative {
         throw "MSCommerce: could not open a native session (code $($result.Code)): $detail"
     }
 
-    $script:MSCommerceLibraryPath = $libraryPath
     $script:MSCommerceSession = $session
-    # Guarded: Write-Verbose lives in Microsoft.PowerShell.Utility, whose first use costs ~0.1 s.
-    if ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') {
-        Write-Verbose ("MSCommerce: native library $([MSCommerce.Native.NativeSession]::LibraryVersion()) " +
-            "(ABI $abi) loaded from '$libraryPath'")
-    }
+    Write-Verbose ("MSCommerce: native library $([MSCommerce.Native.NativeSession]::LibraryVersion()) " +
+        "(ABI $abi) loaded from '$libraryPath'")
+    $session
 }

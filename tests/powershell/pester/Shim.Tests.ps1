@@ -1,11 +1,31 @@
 #Requires -Version 5.1
 # The two import-time helpers of the C# shim (src/MSCommerce.Native.cs): the JSON writer of the
 # session options and the environment snapshot. They replace PowerShell code that cost ~0.2 s of JIT
-# at import (benches/module-import.sh), so they must give what that code gave.
+# at import (benches/module-import.sh), so they must give what that code gave. And when the shim and
+# the library load: the import only finds the library; the first call that needs it loads both.
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSupport.ps1')
     Import-Module -Name $script:ManifestPath -Force -ErrorAction Stop
+    # The shim loads at the first native call; these tests call it directly.
+    $null = Get-MSCommercePolicies -Token (Get-EmulatorToken)
+
+    function Invoke-FreshImport {
+        # A new PowerShell process imports the module (the library named by $Library, the emulator
+        # as the service), runs $Script and prints its lines.
+        param([string] $Library, [string] $Script)
+        $manifest = $script:ManifestPath.Replace("'", "''")
+        $environment = @{
+            MSCOMMERCE_NATIVE_LIBRARY = $Library
+            MSCOMMERCE_SERVICE_URL    = $script:Emulator.Url
+            MSCOMMERCE_AUTHORITY_HOST = $script:Emulator.Url
+        }
+        Invoke-TestPowerShell -TimeoutSeconds 180 -Environment $environment -InputText (
+            "`$ErrorActionPreference = 'Stop'`n" +
+            "try { Import-Module -Name '$manifest' } catch { 'import failed: ' + `$_.Exception.Message; exit 3 }`n" +
+            "'imported, shim loaded: ' + (`$null -ne ('MSCommerce.Native.NativeMethods' -as [type]))`n" +
+            $Script)
+    }
 }
 
 AfterAll {
@@ -88,5 +108,40 @@ Describe 'The shim''s environment snapshot' {
             [System.Environment]::SetEnvironmentVariable('MSCOMMERCE_CASE_PROBE', $null)
             [System.Environment]::SetEnvironmentVariable('mscommerce_case_probe', $null)
         }
+    }
+}
+
+Describe 'When the native library loads' {
+    It 'loads at the first call, not at import, and the call works' {
+        $token = Get-EmulatorToken
+        $result = Invoke-FreshImport -Library $script:Library -Script (
+            "`$n = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase -Token '$token').Count`n" +
+            "'after a call, shim loaded: ' + (`$null -ne ('MSCommerce.Native.NativeMethods' -as [type])) + ', products: ' + `$n")
+        @($result.Output | Where-Object { $_ -like '*imported, shim loaded: False' }) | Should -HaveCount 1
+        @($result.Output | Where-Object { $_ -like '*after a call, shim loaded: True, products: 12' }) | Should -HaveCount 1
+        $result.ExitCode | Should -Be 0
+    }
+
+    It 'fails the import, naming the path, when the library is missing' {
+        $missing = Join-Path ([System.IO.Path]::GetTempPath()) 'no-such-folder/libmscommerce-missing.so'
+        $result = Invoke-FreshImport -Library $missing -Script "'not reached'"
+        $result.ExitCode | Should -Be 3
+        @($result.Output | Where-Object { $_ -like '*import failed: *native library for this platform*was not found at*libmscommerce-missing.so*MSCOMMERCE_NATIVE_LIBRARY*' }) | Should -HaveCount 1
+        @($result.Output | Where-Object { $_ -like '*not reached*' }) | Should -HaveCount 0
+    }
+
+    It 'fails the first call with a clear terminating error when the file is not a library' {
+        $bogus = Join-Path ([System.IO.Path]::GetTempPath()) "mscommerce-not-a-library-$PID.so"
+        [System.IO.File]::WriteAllText($bogus, 'this is not a shared library')
+        try {
+            $result = Invoke-FreshImport -Library $bogus -Script (
+                "try { Get-MSCommercePolicies -Token x; 'no error' } catch { 'call failed: ' + `$_.Exception.Message }")
+        }
+        finally {
+            Remove-Item -LiteralPath $bogus -Force
+        }
+        @($result.Output | Where-Object { $_ -like '*imported, shim loaded: False' }) | Should -HaveCount 1
+        @($result.Output | Where-Object { $_ -like "*call failed: MSCommerce: could not load the native library '$bogus'*" }) | Should -HaveCount 1
+        @($result.Output | Where-Object { $_ -like '*no error*' }) | Should -HaveCount 0
     }
 }
