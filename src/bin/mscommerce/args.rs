@@ -284,6 +284,9 @@ pub enum Command {
     /// Products and their policy values
     #[command(subcommand)]
     Products(ProductsCommand),
+    /// Baselines: export the tenant's values to a file, test the tenant against one, apply one
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
     /// Sign in with the options given and print the connection
     Login,
     /// Run the embedded emulator in the foreground
@@ -325,23 +328,41 @@ pub enum ProductsCommand {
         #[arg(long, value_name = "ID")]
         product_id: String,
     },
-    /// Set the value of one product, or of several
+    /// Set the value of one product, of several, or of all of them
     #[command(
-        long_about = "Set the value of one product, or of several (repeat --product-id or \
-separate ids with commas).\n\n\
+        long_about = "Set the value of one product, of several (repeat --product-id or \
+separate ids with commas), or of every product of the policy (--all, with --except for \
+those to leave alone).\n\n\
 Before anything is changed, the ids are checked for their form and, when there are \
 several, looked up in one listing of the policy's products: if any is unknown, no \
-product is changed. Then each product is updated in turn, with progress on stderr; \
-if an update fails (throttling, network), the others still go ahead, the output lists \
-those that changed, and the exit status is the first failure's.",
-        group(ArgGroup::new("what").required(true).args(["value", "enabled"]))
+product is changed. Several products (or --all) are changed in one bulk run: products \
+already at the value are not written, up to --concurrency writes are in flight (the \
+service's throttling slows them down for everyone), and one listing afterwards verifies \
+the result. Progress goes to stderr: a bar on a terminal, otherwise a line every 10 % \
+or every 5 seconds. The output lists every product's outcome: ProductId, ProductName, \
+PreviousValue, PolicyValue, Status (Updated, Unchanged, Failed, or WouldUpdate with \
+--what-if) and the Error of a failed product.\n\n\
+If a product fails (throttling, network), the others still go ahead and the exit status \
+is the first failure's (10 + its native code, e.g. 16 throttled). Ctrl+C during a bulk \
+run stops starting writes, lets those in flight finish, verifies, prints the report \
+(products not written are Failed with \"cancelled\") and exits with 130; a second \
+Ctrl+C exits at once, saying the state is not known.",
+        after_help = SET_EXAMPLES,
+        group(ArgGroup::new("what").required(true).args(["value", "enabled"])),
+        group(ArgGroup::new("which").required(true).args(["product_id", "all"]))
     )]
     Set {
         #[command(flatten)]
         policy: PolicyArg,
         /// Product id, as `products list` shows it (e.g. CFQ7TTC0KP0N); repeat it or separate ids with commas for several
-        #[arg(long, value_name = "ID", required = true, value_delimiter = ',')]
+        #[arg(long, value_name = "ID", value_delimiter = ',')]
         product_id: Vec<String>,
+        /// Every product of the policy (but those of --except)
+        #[arg(long)]
+        all: bool,
+        /// With --all: products to leave alone (ids separated by commas, or repeated)
+        #[arg(long, value_name = "IDS", value_delimiter = ',', requires = "all")]
+        except: Vec<String>,
         /// The value to set
         #[arg(
             long,
@@ -359,9 +380,130 @@ those that changed, and the exit status is the first failure's.",
             ignore_case = true
         )]
         enabled: Option<bool>,
-        /// Show what would change (reads the current values) and change nothing
+        #[command(flatten)]
+        bulk: BulkArgs,
+    },
+}
+
+const SET_EXAMPLES: &str = "\
+Examples:
+  # Turn self-service purchase off for every product but two
+  mscommerce products set --all --except CFQ7TTC0KP0N,CFQ7TTC0LH2H --value Disabled
+
+  # See what would change first (nothing is written)
+  mscommerce products set --all --value Disabled --what-if
+
+  # Three products, at most two writes in flight, results as CSV
+  mscommerce --output csv products set --product-id CFQ7TTC0KP0N,CFQ7TTC0KP0P \\
+      --product-id CFQ7TTC0LH2H --enabled false --concurrency 2
+
+Exit status: 0 every product at its value; 10 + the first failed product's native
+code when any failed (e.g. 15 not found, 16 throttled); 130 after Ctrl+C (the report
+lists the products not written as Failed \"cancelled\"); 2 usage error.";
+
+/// How a bulk change runs (`products set` with several products, `baseline apply`).
+#[derive(Args, Debug)]
+pub struct BulkArgs {
+    /// Most writes in flight, 1 to 64 [default: 8]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub concurrency: Option<u8>,
+    /// Show what would change (reads the current values) and change nothing
+    #[arg(long)]
+    pub what_if: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BaselineCommand {
+    /// Write the tenant's current values to a baseline file
+    #[command(
+        long_about = "Write the tenant's current values of a policy to a baseline file: a JSON \
+document people can read and edit (PolicyId, TenantId, ExportedAt, Tool, Products with \
+each ProductId, ProductName and PolicyValue, and OtherProducts, the rule for every \
+product the file does not name, including products that appear later).\n\n\
+The file is written whole or not at all (a temporary file renamed into place); an \
+existing file is kept unless --force is given.",
+        after_help = "\
+Examples:
+  # Today's values; products added later must be Disabled
+  mscommerce baseline export --file contoso.json --other-products Disabled
+
+  # Overwrite the file of last week
+  mscommerce baseline export --file contoso.json --force
+
+Exit status: 0 written; 11 the file exists (without --force) or cannot be written;
+otherwise 10 + the native return code, as for every command."
+    )]
+    Export {
+        /// The file to write
+        #[arg(long, value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// The rule for products the file does not name: Keep (leave them alone) or the value they must have
+        #[arg(
+            long,
+            value_name = "RULE",
+            default_value = "Keep",
+            value_parser = PossibleValuesParser::new(["Keep", "Disabled", "Enabled", "OnlyTrialsWithoutPaymentMethod"]),
+            ignore_case = true
+        )]
+        other_products: String,
+        #[command(flatten)]
+        policy: PolicyArg,
+        /// Replace the file if it exists
         #[arg(long)]
-        what_if: bool,
+        force: bool,
+    },
+    /// Compare the tenant with a baseline file; exit 1 when they differ
+    #[command(
+        long_about = "Compare the tenant with a baseline file and print the drift: one object \
+per product whose value is not the file's, with ProductId, ProductName, Expected, Actual \
+and Reason (Differs: named in the file with another value; NotInBaseline: not named, \
+and not at the file's OtherProducts value; NotInTenant: named in the file, not in the \
+tenant). Nothing is written.",
+        after_help = "\
+Examples:
+  # Alert from a scheduler when the tenant has drifted
+  mscommerce baseline test --file contoso.json || echo \"drift or error: $?\"
+
+  # The drift as CSV
+  mscommerce --output csv baseline test --file contoso.json
+
+Exit status: 0 no drift; 1 drift (the drift objects are printed); 2 usage error;
+11 the file cannot be read or is not a valid baseline; otherwise 10 + the native
+return code (13 authentication, 16 throttled, 18 network, ...)."
+    )]
+    Test {
+        /// The baseline file
+        #[arg(long, value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
+    /// Change the tenant to a baseline file's values
+    #[command(
+        long_about = "Change the tenant to a baseline file's values: each product the file names \
+to its value, every other product to OtherProducts (unless Keep). Only the differences \
+are written, in one bulk run (as products set --all), verified by a listing afterwards. \
+A product of the file that the tenant no longer has is reported Failed (NotFound), and \
+the rest goes on. The output lists every product's outcome as products set does; \
+--what-if shows the plan and writes nothing. Ctrl+C stops starting writes, lets those \
+in flight finish, verifies and prints the report (exit 130).",
+        after_help = "\
+Examples:
+  # What would change
+  mscommerce baseline apply --file contoso.json --what-if
+
+  # The guard: run it on a schedule with a certificate
+  mscommerce --tenant-id contoso.onmicrosoft.com --client-id <app id> \\
+      --certificate /etc/mscommerce/app.pem baseline apply --file /etc/mscommerce/contoso.json
+
+Exit status: 0 every product at its value; 10 + the first failed product's native
+code when any failed (e.g. 15 a product of the file is not in the tenant); 11 the
+file cannot be read or is not a valid baseline; 130 after Ctrl+C; 2 usage error."
+    )]
+    Apply {
+        /// The baseline file
+        #[arg(long, value_name = "FILE")]
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        bulk: BulkArgs,
     },
 }
 

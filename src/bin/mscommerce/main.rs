@@ -2,13 +2,15 @@
 //! native library, plus the embedded emulator and the demo.
 
 mod args;
+mod baseline;
+mod bulk;
 mod demo;
 mod emulator_cmd;
 mod messages;
 mod output;
 mod signin;
 
-use args::{Cli, Command, OutputFormat, PoliciesCommand, ProductsCommand};
+use args::{BaselineCommand, Cli, Command, OutputFormat, PoliciesCommand, ProductsCommand};
 use messages::{Failure, Stage};
 use mscommerce::log::CallLog;
 use mscommerce::{Error, ErrorKind, Session};
@@ -32,14 +34,18 @@ async fn main() -> ExitCode {
     let result = run(&cli).await;
     let unwritten = output::write_error();
     match result {
-        Ok(()) => match unwritten {
-            None => ExitCode::SUCCESS,
+        Ok(code) => match unwritten {
+            None => ExitCode::from(code),
             Some(e) => {
-                let done = match &cli.command {
-                    Command::Products(ProductsCommand::Set { what_if: false, .. }) => {
-                        "the change was made, but "
-                    }
-                    _ => "",
+                let changed = match &cli.command {
+                    Command::Products(ProductsCommand::Set { bulk, .. }) => !bulk.what_if,
+                    Command::Baseline(b) => baseline::changes(b),
+                    _ => false,
+                };
+                let done = if changed {
+                    "the change was made, but "
+                } else {
+                    ""
                 };
                 say(&format!(
                     "mscommerce: {done}the output cannot be written: {e}"
@@ -84,12 +90,13 @@ fn output_format(g: &args::Global) -> OutputFormat {
     })
 }
 
-async fn run(cli: &Cli) -> Outcome<()> {
+/// Run the command; the exit status when it is not a failure's.
+async fn run(cli: &Cli) -> Outcome<u8> {
     let g = &cli.global;
     let format = output_format(g);
     match &cli.command {
-        Command::Emulator(a) => return Ok(emulator_cmd::run(a).await?),
-        Command::Demo => return Ok(demo::run(format).await?),
+        Command::Emulator(a) => return Ok(emulator_cmd::run(a).await.map(|()| 0)?),
+        Command::Demo => return Ok(demo::run(format).await.map(|()| 0)?),
         _ => {}
     }
     // Ids are checked before anything is sent, and named by their flag.
@@ -103,15 +110,29 @@ async fn run(cli: &Cli) -> Outcome<()> {
             check_id("--product-id", product_id)?;
         }
         Command::Products(ProductsCommand::Set {
-            policy, product_id, ..
+            policy,
+            product_id,
+            except,
+            ..
         }) => {
             check_id("--policy-id", &policy.policy_id)?;
             for id in product_id {
                 check_id("--product-id", id)?;
             }
+            for id in except {
+                check_id("--except", id)?;
+            }
+        }
+        Command::Baseline(BaselineCommand::Export { policy, .. }) => {
+            check_id("--policy-id", &policy.policy_id)?
         }
         _ => {}
     }
+    // A baseline file is read (and an export's file checked) before signing in.
+    let prepared = match &cli.command {
+        Command::Baseline(b) => Some(baseline::prepare(b)?),
+        _ => None,
+    };
     let session = Session::new(&session_options(g).to_string())?;
     let log = CallLog::new();
     let connected = signin::connect(&session, g, &log).await;
@@ -149,20 +170,33 @@ async fn run(cli: &Cli) -> Outcome<()> {
         Command::Products(ProductsCommand::Set {
             policy,
             product_id,
+            all,
+            except,
             value,
             enabled,
-            what_if,
+            bulk,
         }) => {
             let plan = SetPlan::new(&policy.policy_id, product_id, value, enabled)?;
-            if *what_if {
-                return plan.what_if(&session, &log).await;
+            if *all || product_id.len() > 1 {
+                return plan.bulk(&session, *all, except, bulk, g, format).await;
             }
-            plan.run(&session, g, format, &log).await?
+            if bulk.what_if {
+                return plan.what_if(&session, &log).await.map(|()| 0);
+            }
+            plan.run(&session, &log).await?
         }
-        Command::Emulator(_) | Command::Demo => unreachable!("handled above"),
+        Command::Baseline(b) => {
+            let prepared = prepared.ok_or_else(|| {
+                Error::internal("internal error (a bug): the baseline command was not prepared")
+            })?;
+            return baseline::run(b, prepared, &session, g, format).await;
+        }
+        Command::Emulator(_) | Command::Demo => {
+            return Err(Error::internal("internal error (a bug): handled above").into())
+        }
     };
     output::print(&value, format);
-    Ok(())
+    Ok(0)
 }
 
 /// An id that becomes a URL path segment, checked as the library does and
@@ -266,53 +300,40 @@ impl<'a> SetPlan<'a> {
         Ok(())
     }
 
-    async fn run(
+    /// One product: today's single update and its output.
+    async fn run(&self, session: &Session, log: &CallLog) -> Outcome<Value> {
+        let id = self.product_ids.first().map(String::as_str).unwrap_or("");
+        let request = json!({"policyId": self.policy_id, "productId": id, "value": self.value});
+        let result = session.update(&request.to_string(), log).await;
+        log.take();
+        result.map_err(Failure::at(Stage::Call))
+    }
+
+    /// Several products, or all of them: one bulk run (see [`bulk`]).
+    async fn bulk(
         &self,
         session: &Session,
+        all: bool,
+        except: &[String],
+        how: &args::BulkArgs,
         g: &args::Global,
         format: OutputFormat,
-        log: &CallLog,
-    ) -> Outcome<Value> {
-        self.check_exist(session, log).await?;
-        let total = self.product_ids.len();
-        let mut changed = Vec::new();
-        let mut failures: Vec<Error> = Vec::new();
-        for (i, id) in self.product_ids.iter().enumerate() {
-            let request = json!({"policyId": self.policy_id, "productId": id, "value": self.value});
-            let result = session.update(&request.to_string(), log).await;
-            log.take();
-            match result {
-                Ok(v) => {
-                    if total > 1 {
-                        say(&format!("[{}/{total}] {id}: {}", i + 1, self.value));
-                    }
-                    changed.push(v);
-                }
-                Err(e) if total == 1 => return Err(Failure::at(Stage::Call)(e)),
-                Err(e) => {
-                    say(&format!(
-                        "[{}/{total}] {id}: failed: {}",
-                        i + 1,
-                        messages::line(&e, g, Stage::Call)
-                    ));
-                    failures.push(e);
-                }
+    ) -> Outcome<u8> {
+        let mut request = json!({"policyId": self.policy_id, "value": self.value});
+        if all {
+            request["allProducts"] = json!(true);
+            if !except.is_empty() {
+                request["exceptProductIds"] = json!(except);
             }
+        } else {
+            self.check_exist(session, &CallLog::new()).await?;
+            request["productIds"] = json!(self.product_ids);
         }
-        if total == 1 {
-            return Ok(changed.pop().unwrap_or(Value::Null));
-        }
-        if let Some(first) = failures.first() {
-            output::print(&Value::Array(changed), format);
-            let mut e = first.clone();
-            e.message = format!(
-                "{} of {total} products failed; the first: {}",
-                failures.len(),
-                e.message
-            );
-            return Err(Failure::at(Stage::Call)(e));
-        }
-        Ok(Value::Array(changed))
+        let run = bulk::Run {
+            label: "products set",
+            args: how,
+        };
+        run.go(session, request, g, format).await
     }
 }
 

@@ -96,10 +96,14 @@ pub fn render(value: &Value, format: OutputFormat) -> String {
 
 pub fn table(value: &Value) -> String {
     let rows = rows(value);
+    let cols = columns(&rows);
+    table_of(&rows, &cols)
+}
+
+fn table_of(rows: &[&serde_json::Map<String, Value>], cols: &[String]) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    let cols = columns(&rows);
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| cols.iter().map(|c| cell(r.get(c))).collect())
@@ -148,10 +152,14 @@ fn csv_field(s: &str) -> String {
 
 pub fn csv(value: &Value) -> String {
     let rows = rows(value);
+    let cols = columns(&rows);
+    csv_of(&rows, &cols)
+}
+
+fn csv_of(rows: &[&serde_json::Map<String, Value>], cols: &[String]) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    let cols = columns(&rows);
     let mut out = cols
         .iter()
         .map(|c| csv_field(&clean(c)))
@@ -171,16 +179,35 @@ pub fn csv(value: &Value) -> String {
     out
 }
 
+/// `value` with these columns, in this order, in a table or CSV (JSON: the
+/// value as it is).
+pub fn render_columns(value: &Value, format: OutputFormat, cols: &[&str]) -> String {
+    let rows = rows(value);
+    let cols: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+    match format {
+        OutputFormat::Json => render(value, format),
+        OutputFormat::Table => table_of(&rows, &cols),
+        OutputFormat::Csv => csv_of(&rows, &cols),
+    }
+}
+
+/// [`print`] with [`render_columns`].
+pub fn print_columns(value: &Value, format: OutputFormat, cols: &[&str]) {
+    write_out(&render_columns(value, format, cols));
+}
+
 /// The first error writing to stdout, kept for the exit status.
 static WRITE_ERROR: Mutex<Option<String>> = Mutex::new(None);
 
 /// Print `value` to stdout. A write error (a full disk, a closed pipe) is
 /// kept and makes the command fail at its end (see [`write_error`]).
 pub fn print(value: &Value, format: OutputFormat) {
+    write_out(&render(value, format));
+}
+
+fn write_out(text: &str) {
     let mut out = std::io::stdout().lock();
-    let written = out
-        .write_all(render(value, format).as_bytes())
-        .and_then(|()| out.flush());
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     if let Err(e) = written {
         let mut kept = WRITE_ERROR.lock().unwrap_or_else(|p| p.into_inner());
         kept.get_or_insert_with(|| e.to_string());
