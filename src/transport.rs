@@ -1,5 +1,5 @@
 //! The one HTTP client of a session: rustls with TLS 1.2 or newer, the
-//! operating system's trust store plus an optional extra root, proxy,
+//! operating system's trust store plus optional extra roots, proxy,
 //! timeouts, keep-alive, and a cap on response bodies.
 //!
 //! The environment variables that shape it (proxies, and on Linux the trust
@@ -8,7 +8,7 @@
 //! process environment, so for a host's snapshot that differs from it this
 //! module does their reading itself, the same way.
 
-use crate::environment::{EnvironmentVariables, PROXY_VARIABLES, TLS_VARIABLES};
+use crate::environment::{EnvironmentVariables, PROXY_VARIABLES};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::SessionOptions;
 use std::sync::Arc;
@@ -33,10 +33,40 @@ pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// TLS client configuration: TLS 1.3 and 1.2 only, the platform verifier
-/// (Windows certificate store, macOS keychain, the system bundle on Linux, so
-/// corporate TLS inspection roots are honoured) plus the extra roots.
+/// TLS client configuration: TLS 1.3 and 1.2 only, the certificates of
+/// servers checked by [`server_verifier`].
 pub fn tls_config(options: &SessionOptions) -> Result<rustls::ClientConfig> {
+    let provider = crypto_provider();
+    let verifier = server_verifier(options)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| Error::internal(format!("TLS configuration: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The verifier of servers' certificates (chain to a trusted root, validity
+/// dates, the serverAuth purpose, the host name or IP address):
+///
+/// - by default the platform verifier: the Windows certificate store, the
+///   macOS keychain, the system bundle on Linux, so corporate TLS
+///   inspection roots are honoured;
+/// - on Linux and the other Unix systems but macOS, when the session's
+///   snapshot of `SSL_CERT_FILE`/`SSL_CERT_DIR` differs from the process's:
+///   webpki over the roots those name, plus `caCertificatePath`'s;
+/// - with `caCertificatePath`: webpki over its certificates (they are the
+///   user's explicit trust, the same on every system), and for a
+///   certificate that does not chain to them, the platform verifier as
+///   without it ([`ExtraRootsVerifier`]). Not the platform verifier's own
+///   extra roots: on Windows they need a certificate chain engine with an
+///   exclusive root store, which Wine 8 refuses (E_INVALIDARG), so no
+///   session could be made there at all.
+pub fn server_verifier(
+    options: &SessionOptions,
+) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>> {
     let provider = crypto_provider();
     let extra = match &options.ca_certificate_path {
         None => Vec::new(),
@@ -48,45 +78,125 @@ pub fn tls_config(options: &SessionOptions) -> Result<rustls::ClientConfig> {
             format!("cannot load the system's trusted certificates: {e}"),
         )
     };
-    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = if let Some(roots) =
-        unix_roots_from_snapshot(&options.environment_variables)
-    {
-        let mut store = rustls::RootCertStore::empty();
-        for cert in extra {
-            store.add(cert).map_err(cannot_load)?;
-        }
+    let webpki = |store: rustls::RootCertStore| {
+        rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(store),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| Error::internal(format!("TLS verifier: {e}")))
+    };
+    let mut extra_store = rustls::RootCertStore::empty();
+    for cert in extra {
+        extra_store.add(cert).map_err(|e| {
+            Error::invalid(format!(
+                "caCertificatePath '{}' holds a certificate that cannot be a trusted root: {e}",
+                options
+                    .ca_certificate_path
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""))
+                    .display()
+            ))
+        })?;
+    }
+    if let Some(roots) = unix_roots_from_snapshot(&options.environment_variables) {
+        let mut store = extra_store;
         store.add_parsable_certificates(roots);
         if store.is_empty() {
             return Err(cannot_load(rustls::Error::General(
                 "No CA certificates were loaded from the system".into(),
             )));
         }
-        rustls::client::WebPkiServerVerifier::builder_with_provider(
-            Arc::new(store),
-            provider.clone(),
-        )
-        .build()
-        .map_err(|e| Error::internal(format!("TLS verifier: {e}")))?
-    } else if extra.is_empty() {
-        // Without extra roots, the plain verifier: on Windows the
-        // extra-roots one makes a certificate chain engine up front,
-        // which Wine 8 refuses (E_INVALIDARG), so no session could be
-        // made there.
-        Arc::new(rustls_platform_verifier::Verifier::new(provider.clone()).map_err(cannot_load)?)
-    } else {
-        Arc::new(
-            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-                .map_err(cannot_load)?,
-        )
-    };
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| Error::internal(format!("TLS configuration: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+        return Ok(webpki(store)?);
+    }
+    let platform = rustls_platform_verifier::Verifier::new(provider.clone());
+    if extra_store.is_empty() {
+        return Ok(Arc::new(platform.map_err(cannot_load)?));
+    }
+    Ok(Arc::new(ExtraRootsVerifier {
+        extra: webpki(extra_store)?,
+        // A system without roots of its own (a Linux container without a
+        // bundle) still reaches the servers of the explicit ones.
+        platform: platform
+            .ok()
+            .map(|p| Arc::new(p) as Arc<dyn rustls::client::danger::ServerCertVerifier>),
+    }))
+}
+
+/// The verifier with `caCertificatePath`: a certificate that webpki accepts
+/// as chaining to those roots (and valid for the name, now, for serverAuth)
+/// is accepted; any other is the platform verifier's to judge, exactly as
+/// without `caCertificatePath`. So it accepts nothing that one of the two
+/// would refuse on its own: an explicit root adds trust in what it signed,
+/// and takes none away from the system's. The handshake signatures are
+/// checked with the crypto provider's algorithms, as both verifiers do.
+#[derive(Debug)]
+pub struct ExtraRootsVerifier {
+    extra: Arc<rustls::client::WebPkiServerVerifier>,
+    platform: Option<Arc<dyn rustls::client::danger::ServerCertVerifier>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for ExtraRootsVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let by_extra = self.extra.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        let extra_error = match by_extra {
+            Ok(verified) => return Ok(verified),
+            Err(e) => e,
+        };
+        let Some(platform) = &self.platform else {
+            return Err(extra_error);
+        };
+        platform
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|platform_error| {
+                // Not issued under the explicit roots: the system's reason.
+                // Otherwise (another host's name, expired, ...) webpki's,
+                // which names what is wrong with the certificate.
+                if matches!(
+                    extra_error,
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+                ) {
+                    platform_error
+                } else {
+                    extra_error
+                }
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.extra.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.extra.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.extra.supported_verify_schemes()
+    }
 }
 
 /// Where the system's roots are on Linux and the other Unix systems but
@@ -101,7 +211,7 @@ fn unix_roots_from_snapshot(
     env: &EnvironmentVariables,
 ) -> Option<Vec<rustls_pki_types::CertificateDer<'static>>> {
     use std::path::{Path, PathBuf};
-    if env.agrees_with_process(&TLS_VARIABLES) {
+    if env.agrees_with_process(&crate::environment::TLS_VARIABLES) {
         return None;
     }
     let mut file = env.var("SSL_CERT_FILE").map(PathBuf::from);
