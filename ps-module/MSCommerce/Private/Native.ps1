@@ -125,9 +125,20 @@ function Resolve-MSCommerceNativeLibrary {
     }
 
     if (-not [System.IO.File]::Exists($candidate)) {
-        $message = "MSCommerce: the native library for this platform ($($runtime.Rid)) was not found at '$candidate', named by $source. " +
-            "Build the library and stage the module with build.ps1 (it copies $($runtime.FileName) into runtimes/$($runtime.Rid)/native/), " +
-            'or set MSCOMMERCE_NATIVE_LIBRARY to the full path of a built library.'
+        $message = "MSCommerce: the native library for this platform ($($runtime.Rid)) was not found at '$candidate', named by $source. "
+        $runtimes = [System.IO.Path]::Combine($ModuleRoot, 'runtimes')
+        if ($source -ne 'the MSCOMMERCE_NATIVE_LIBRARY environment variable' -and [System.IO.Directory]::Exists($runtimes) -and
+            -not [System.IO.Directory]::Exists([System.IO.Path]::Combine($runtimes, $runtime.Rid))) {
+            # A package built elsewhere (the release zip ships Linux x64 and Windows x64/x86).
+            $shipped = @([System.IO.Directory]::GetDirectories($runtimes) | ForEach-Object { [System.IO.Path]::GetFileName($_) } | Sort-Object)
+            $message += "This copy of the module ships no library for $($runtime.Rid) (it has: $($shipped -join ', ')). " +
+                "Build one on this machine from the source with ./build.sh (macOS, Linux; needs Rust) or build.ps1 (Windows), " +
+                'then import the module it stages, or set MSCOMMERCE_NATIVE_LIBRARY to the full path of the built library.'
+        }
+        else {
+            $message += "Build the library and stage the module with build.ps1 or build.sh (they copy $($runtime.FileName) into runtimes/$($runtime.Rid)/native/), " +
+                'or set MSCOMMERCE_NATIVE_LIBRARY to the full path of a built library.'
+        }
         throw (New-Object System.IO.FileNotFoundException -ArgumentList $message, $candidate)
     }
     [System.IO.Path]::GetFullPath($candidate)

@@ -130,6 +130,27 @@ Describe 'When the native library loads' {
         @($result.Output | Where-Object { $_ -like '*not reached*' }) | Should -HaveCount 0
     }
 
+    It 'says the package ships no library for this platform, and how to build one, when it has none' {
+        $copy = Join-Path ([System.IO.Path]::GetTempPath()) "mscommerce-no-runtime-$PID"
+        $module = Join-Path $copy 'MSCommerce'
+        $other = if ($script:RuntimeId -eq 'osx-arm64') { 'linux-x64' } else { 'osx-arm64' }
+        try {
+            $null = New-Item -ItemType Directory -Path $copy -Force
+            Copy-Item -LiteralPath (Split-Path -Parent $script:ManifestPath) -Destination $module -Recurse
+            Remove-Item -LiteralPath (Join-Path $module 'runtimes') -Recurse -Force -ErrorAction SilentlyContinue
+            $null = New-Item -ItemType Directory -Path (Join-Path $module "runtimes/$other/native") -Force
+            $manifest = (Join-Path $module 'MSCommerce.psd1').Replace("'", "''")
+            $result = Invoke-TestPowerShell -TimeoutSeconds 180 -Environment @{ MSCOMMERCE_NATIVE_LIBRARY = $null } -InputText (
+                "try { Import-Module -Name '$manifest' -ErrorAction Stop; 'imported' } catch { 'import failed: ' + `$_.Exception.Message }")
+        }
+        finally {
+            Remove-Item -LiteralPath $copy -Recurse -Force -ErrorAction SilentlyContinue
+        }
+        $expected = "*import failed: *ships no library for $($script:RuntimeId) (it has: $other)*./build.sh*build.ps1*MSCOMMERCE_NATIVE_LIBRARY*"
+        @($result.Output | Where-Object { $_ -like $expected }) | Should -HaveCount 1
+        @($result.Output | Where-Object { $_ -like '*imported' }) | Should -HaveCount 0
+    }
+
     It 'fails the first call with a clear terminating error when the file is not a library' {
         $bogus = Join-Path ([System.IO.Path]::GetTempPath()) "mscommerce-not-a-library-$PID.so"
         [System.IO.File]::WriteAllText($bogus, 'this is not a shared library')
