@@ -695,3 +695,55 @@ fn baseline_help_has_examples_and_exit_codes() {
         "{help}"
     );
 }
+
+/// Text from the service and from the file reaches the terminal escaped:
+/// a product name with an escape sequence and a line break, in the
+/// results, the drift and an error about the file.
+#[test]
+fn service_and_file_text_is_escaped() {
+    let emu = emulator(2);
+    emu.state()
+        .data
+        .lock()
+        .unwrap()
+        .add_product(&NewProduct {
+            product_id: "EVILPROD0001".into(),
+            product_name: Some("Evil\u{1b}[31m red\nline".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    for format in ["table", "csv"] {
+        let o = set(&emu, format, "--all --value Disabled --what-if");
+        expect_exit(&o, 0);
+        let out = stdout(&o);
+        assert!(out.contains("EVILPROD0001"), "{out}");
+        assert!(!out.contains('\u{1b}'), "{out:?}");
+        assert!(out.contains("Evil\\u{1b}[31m red\\nline"), "{out:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.json");
+    std::fs::write(
+        &file,
+        r#"{"PolicyId": "AllowSelfServicePurchase", "OtherProducts": "Disabled",
+            "Products": [{"ProductId": "GENPROD00001", "PolicyValue": "Disabled"}]}"#,
+    )
+    .unwrap();
+    let o = baseline(&emu, "table", &["test", "--file", path(&file)]);
+    expect_exit(&o, 1);
+    let out = stdout(&o);
+    assert!(
+        out.contains("EVILPROD0001") && !out.contains('\u{1b}'),
+        "{out:?}"
+    );
+    std::fs::write(
+        &file,
+        r#"{"PolicyId": "AllowSelfServicePurchase", "Products": [], "Other\u001b]0;x\u0007": 1}"#,
+    )
+    .unwrap();
+    let o = baseline(&emu, "json", &["test", "--file", path(&file)]);
+    expect_exit(&o, 11);
+    let err = stderr(&o);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert!(err.contains("Other"), "{err}");
+    assert_eq!(emu.writes().len(), 0);
+}
