@@ -250,6 +250,8 @@ fn what_if_writes_nothing() {
     assert_eq!(emu.writes().len(), 0);
     assert_eq!(emu.stats().updates, 0);
     assert_eq!(value(&emu, &gen(1)), "Enabled");
+    // A plan, not a run: no progress lines.
+    assert!(!stderr(&o).contains(" done ("), "{}", stderr(&o));
 }
 
 /// A product removed after the third write: Failed (NotFound) in the

@@ -404,7 +404,7 @@ lists the products not written as Failed \"cancelled\"); 2 usage error.";
 /// How a bulk change runs (`products set` with several products, `baseline apply`).
 #[derive(Args, Debug)]
 pub struct BulkArgs {
-    /// Most writes in flight, 1 to 64 [default: 8]
+    /// Most writes in flight with several products, --all or a baseline, 1 to 64 [default: 8]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
     pub concurrency: Option<u8>,
     /// Show what would change (reads the current values) and change nothing

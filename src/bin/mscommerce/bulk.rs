@@ -41,6 +41,8 @@ pub struct Run<'a> {
 /// Progress on stderr: a bar on a terminal, plain lines otherwise.
 struct Progress {
     label: String,
+    /// Whether progress is shown at all.
+    shown: bool,
     terminal: bool,
     /// The bar, from the first progress on (a terminal only).
     bar: Option<ProgressBar>,
@@ -51,9 +53,10 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(label: &str) -> Self {
+    fn new(label: &str, shown: bool) -> Self {
         Progress {
             label: label.to_string(),
+            shown,
             terminal: std::io::stderr().is_terminal(),
             bar: None,
             tenths: 0,
@@ -66,6 +69,9 @@ impl Progress {
     fn show(&mut self, p: &Value) {
         let n = |k: &str| p[k].as_u64().unwrap_or(0) as usize;
         let (done, total) = (n("Done"), n("Total"));
+        if !self.shown {
+            return;
+        }
         if self.terminal {
             let bar = self.bar.get_or_insert_with(|| {
                 let bar =
@@ -178,7 +184,8 @@ impl Run<'_> {
             request["whatIf"] = json!(true);
         }
         let log = CallLog::new();
-        let mut progress = Progress::new(self.label);
+        // A what-if writes nothing: its plan comes at once, without progress.
+        let mut progress = Progress::new(self.label, !self.args.what_if);
         let ran = self.steps(session, request, &log, &mut progress).await;
         progress.finish();
         let (last, stop) = match ran? {
