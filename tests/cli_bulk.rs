@@ -475,10 +475,11 @@ fn row(id: &str, expected: &str, actual: &str, reason: &str) -> (String, String,
     (id.into(), expected.into(), actual.into(), reason.into())
 }
 
-/// Export, test (none), change one product and add one behind the tool's
-/// back, test (exit 1: Differs, NotInBaseline), apply (two writes), test
-/// (none); a product gone from the tenant: NotInTenant, and apply reports
-/// it Failed while the rest goes on.
+/// Export, test (none), change three products and add one behind the
+/// tool's back, test (exit 1: exactly those four, Differs and
+/// NotInBaseline), apply (exactly four writes, the new product Disabled
+/// under OtherProducts Disabled), test (none); a product gone from the
+/// tenant: NotInTenant, and apply reports it Failed while the rest goes on.
 #[test]
 fn baseline_round_trip() {
     let emu = emulator(8);
@@ -512,7 +513,10 @@ fn baseline_round_trip() {
     assert!(drift(&o).is_empty());
     assert!(stderr(&o).contains("no drift"), "{}", stderr(&o));
 
+    // Three products changed behind the tool's back, one added.
     set_behind(&emu, &gen(3), "Disabled");
+    set_behind(&emu, &gen(4), "OnlyTrialsWithoutPaymentMethod");
+    set_behind(&emu, &gen(6), "Disabled");
     assert!(emu.add_product("NEWPROD0001", "Added later"));
     let o = baseline(&emu, "json", &["test", "--file", f]);
     expect_exit(&o, 1);
@@ -520,10 +524,17 @@ fn baseline_round_trip() {
         drift(&o),
         [
             row(&gen(3), "Enabled", "Disabled", "Differs"),
+            row(
+                &gen(4),
+                "Enabled",
+                "OnlyTrialsWithoutPaymentMethod",
+                "Differs"
+            ),
+            row(&gen(6), "Enabled", "Disabled", "Differs"),
             row("NEWPROD0001", "Disabled", "Enabled", "NotInBaseline"),
         ]
     );
-    assert!(stderr(&o).contains("2 products drifted"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("4 products drifted"), "{}", stderr(&o));
     // The drift as CSV.
     let o = baseline(&emu, "csv", &["test", "--file", f]);
     expect_exit(&o, 1);
@@ -538,14 +549,14 @@ fn baseline_round_trip() {
         )
     );
     assert_eq!(
-        lines[2],
+        lines[4],
         "NEWPROD0001,Added later,Disabled,Enabled,NotInBaseline"
     );
 
     // What-if: the plan, nothing written.
     let o = baseline(&emu, "json", &["apply", "--file", f, "--what-if"]);
     expect_exit(&o, 0);
-    assert_eq!(with_status(&results(&o), "WouldUpdate").len(), 2);
+    assert_eq!(with_status(&results(&o), "WouldUpdate").len(), 4);
     assert_eq!(emu.writes().len(), 0);
 
     let o = baseline(&emu, "json", &["apply", "--file", f, "--concurrency", "2"]);
@@ -556,9 +567,11 @@ fn baseline_round_trip() {
         .iter()
         .map(|r| r["ProductId"].as_str().unwrap())
         .collect();
-    assert_eq!(updated, [gen(3).as_str(), "NEWPROD0001"]);
-    assert_eq!(emu.writes().len(), 2);
-    assert_eq!(value(&emu, &gen(3)), "Enabled");
+    assert_eq!(updated, [gen(3).as_str(), &gen(4), &gen(6), "NEWPROD0001"]);
+    assert_eq!(emu.writes().len(), 4, "exactly the four differences");
+    for i in [3, 4, 6] {
+        assert_eq!(value(&emu, &gen(i)), "Enabled");
+    }
     assert_eq!(value(&emu, "NEWPROD0001"), "Disabled");
     let o = baseline(&emu, "json", &["test", "--file", f]);
     expect_exit(&o, 0);
@@ -585,7 +598,7 @@ fn baseline_round_trip() {
     assert_eq!(gone["Status"], "Failed");
     assert_eq!(gone["Error"]["code"], "NotFound");
     assert_eq!(value(&emu, &gen(1)), "Enabled", "the rest went on");
-    assert_eq!(emu.writes().len(), 3);
+    assert_eq!(emu.writes().len(), 5);
 }
 
 /// OtherProducts Keep: a product added later is not drift and is left
@@ -748,4 +761,68 @@ fn service_and_file_text_is_escaped() {
     assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
     assert!(err.contains("Other"), "{err}");
     assert_eq!(emu.writes().len(), 0);
+}
+
+/// Ctrl+C twice: the second one stops without waiting, and says that the
+/// state is not known (exit 130, no report).
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_stops_without_waiting_and_says_so() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let emu = emulator(10);
+    emu.set_faults(Faults {
+        latency_ms: 1500,
+        ..Default::default()
+    });
+    let mut child = cli(&emu, "json")
+        .args("products set --all --value Disabled --concurrency 1".split(' '))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let interrupt = || {
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    let mut seen = String::new();
+    for wanted in ["0/10 done", "Ctrl+C: no further write starts"] {
+        if wanted != "0/10 done" {
+            interrupt();
+        }
+        loop {
+            let mut line = String::new();
+            assert!(err.read_line(&mut line).unwrap() > 0, "{seen}");
+            seen.push_str(&line);
+            if line.contains(wanted) {
+                break;
+            }
+        }
+    }
+    // A write is in flight (1.5 s): the second Ctrl+C does not wait for it.
+    let t = std::time::Instant::now();
+    interrupt();
+    err.read_to_string(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        t.elapsed() < std::time::Duration::from_millis(1400),
+        "{seen}"
+    );
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(
+        seen.contains("interrupted again: stopped without waiting for the writes in flight, so which products were written is not known"),
+        "{seen}"
+    );
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(out.is_empty(), "{out}");
 }
