@@ -82,11 +82,61 @@ pub const PUBLIC_CLIENTS: &[&str] = &[
 ];
 
 pub fn user_by_key(key: &str) -> Option<&'static User> {
-    USERS.iter().find(|u| u.key.eq_ignore_ascii_case(key))
+    USERS
+        .iter()
+        .chain(std::iter::once(&PARTNER_USER))
+        .find(|u| u.key.eq_ignore_ascii_case(key))
 }
 
 pub fn user_by_upn(upn: &str) -> Option<&'static User> {
-    USERS.iter().find(|u| u.upn.eq_ignore_ascii_case(upn))
+    USERS
+        .iter()
+        .chain(std::iter::once(&PARTNER_USER))
+        .find(|u| u.upn.eq_ignore_ascii_case(upn))
+}
+
+// ---- the partner of the fleet (issue 11) ---------------------------------
+
+/// The partner's (MSP's) own tenant: its multi-tenant app and its admin
+/// live here; the customer tenants are the emulator's fleet
+/// (`/_emulator/tenants`).
+pub const PARTNER_TENANT_ID: &str = "0f0e0d0c-0000-4000-8000-00000000a000";
+pub const PARTNER_TENANT_DOMAIN: &str = "fabrikampartners.onmicrosoft.com";
+
+/// The partner's admin: Global Administrator at home; in a customer tenant
+/// the roles its delegated (GDAP) access gives there, or none.
+pub static PARTNER_USER: User = User {
+    key: "partner",
+    upn: "admin@fabrikampartners.onmicrosoft.com",
+    password: "Emulator-Partner-1",
+    object_id: "0a1b2c3d-0000-4000-8000-00000000a001",
+    roles: &[ROLE_GLOBAL_ADMIN],
+};
+
+/// The partner's multi-tenant app: a client secret and the emulator's
+/// certificate ([`CERTIFICATE_APP_CERT_PEM`]) both sign it in; it is known
+/// in the partner tenant and in the customer tenants that consented to it
+/// only (elsewhere the platform answers AADSTS700016).
+pub static PARTNER_APP: App = App {
+    key: "partner-app",
+    client_id: "8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a30",
+    secret: Some("emulator-partner-secret"),
+    roles: &[ROLE_BILLING_ADMIN],
+};
+
+/// The tenant a user's own tokens are for.
+pub fn home_tenant(user: &User) -> &'static str {
+    if std::ptr::eq(user, &PARTNER_USER) {
+        PARTNER_TENANT_ID
+    } else {
+        TENANT_ID
+    }
+}
+
+/// Whether a tenant path segment names the partner's tenant.
+pub fn is_partner_tenant(tenant: &str) -> bool {
+    tenant.eq_ignore_ascii_case(PARTNER_TENANT_ID)
+        || tenant.eq_ignore_ascii_case(PARTNER_TENANT_DOMAIN)
 }
 
 pub fn app_by_client_id(id: &str) -> Option<&'static App> {
@@ -229,7 +279,9 @@ pub fn certificate_app_pfx() -> Vec<u8> {
 
 /// The certificates (DER) registered on an app, for verifying assertions.
 pub fn app_certificates(client_id: &str) -> Vec<Vec<u8>> {
-    if client_id.eq_ignore_ascii_case(CERTIFICATE_APP_CLIENT_ID) {
+    if client_id.eq_ignore_ascii_case(CERTIFICATE_APP_CLIENT_ID)
+        || client_id.eq_ignore_ascii_case(PARTNER_APP.client_id)
+    {
         vec![pem_der(CERTIFICATE_APP_CERT_PEM)]
     } else {
         Vec::new()

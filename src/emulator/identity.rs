@@ -72,24 +72,40 @@ impl Issuer {
 
     /// A signed access token for the licensing API.
     pub fn issue(&self, subject: &Subject<'_>, client_id: &str, lifetime_seconds: i64) -> String {
+        let (tenant, roles) = match subject {
+            Subject::User(u) => (directory::home_tenant(u), u.roles),
+            Subject::App(a) => (directory::TENANT_ID, a.roles),
+        };
+        self.issue_in(subject, client_id, lifetime_seconds, tenant, roles)
+    }
+
+    /// A token for `subject` in `tenant` (its `tid`) with these directory
+    /// roles (`wids`): the fleet's customer tenants.
+    pub fn issue_in(
+        &self,
+        subject: &Subject<'_>,
+        client_id: &str,
+        lifetime_seconds: i64,
+        tenant: &str,
+        roles: &[&str],
+    ) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let serial = self.serial.fetch_add(1, Ordering::SeqCst);
-        let (idtyp, upn, oid, roles) = match subject {
+        let (idtyp, upn, oid) = match subject {
             Subject::User(u) => (
                 "user",
                 Some(u.upn.to_string()),
                 Some(u.object_id.to_string()),
-                u.roles,
             ),
-            Subject::App(a) => ("app", None, None, a.roles),
+            Subject::App(_) => ("app", None, None),
         };
         let claims = AccessClaims {
             aud: LICENSE_MANAGER_APP_ID.into(),
-            iss: format!("https://sts.windows.net/{}/", directory::TENANT_ID),
+            iss: format!("https://sts.windows.net/{tenant}/"),
             iat: now,
             nbf: now,
             exp: now + lifetime_seconds,
-            tid: directory::TENANT_ID.into(),
+            tid: tenant.into(),
             appid: client_id.into(),
             idtyp: idtyp.into(),
             upn,
@@ -144,6 +160,11 @@ impl Issuer {
             m.insert(rt.clone(), (user_key.into(), client_id.into()));
         }
         rt
+    }
+
+    /// Whose a refresh token is (user key, client id), without redeeming it.
+    pub fn peek_refresh_token(&self, rt: &str) -> Option<(String, String)> {
+        self.refresh_tokens.lock().ok()?.get(rt).cloned()
     }
 
     /// Redeem a refresh token; it is rotated (good once).
@@ -203,6 +224,16 @@ fn token_response(
 ) -> Response {
     let lifetime = state.issuer.lifetime_seconds as i64;
     let token = state.issuer.issue(&subject, client_id, lifetime);
+    token_body(token, lifetime, scope, refresh)
+}
+
+/// The token endpoint's answer for an issued token.
+pub(crate) fn token_body(
+    token: String,
+    lifetime: i64,
+    scope: &str,
+    refresh: Option<String>,
+) -> Response {
     let mut body = json!({
         "token_type": "Bearer",
         "scope": scope,
@@ -268,6 +299,9 @@ pub async fn token(
 ) -> Response {
     state.token_requests.fetch_add(1, Ordering::SeqCst);
     let user_flow = !matches!(form.grant_type.as_str(), "client_credentials");
+    if let Some(answer) = super::fleet::token(&state, &tenant, &form) {
+        return answer;
+    }
     if !directory::tenant_matches(&tenant, user_flow) {
         return aad_error(
             StatusCode::BAD_REQUEST,

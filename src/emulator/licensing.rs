@@ -192,11 +192,20 @@ async fn respond<F>(
     body: F,
 ) -> Response
 where
-    F: FnOnce(&EmulatorState) -> Response,
+    F: FnOnce(&EmulatorState, &std::sync::Mutex<super::state::Data>) -> Response,
 {
     let in_flight = InFlight::enter(state);
     let mut r = match admit(state, ver, headers, write, in_flight.now).await {
-        Ok(_) => body(state),
+        // The tenant's own products: the built-in tenant's or a fleet
+        // tenant's, by the token's tid.
+        Ok(claims) => match state.data_for(&claims.tid) {
+            Some(data) => body(state, &data),
+            None => error(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "The tenant has no subscription that self-service purchase policies apply to.",
+            ),
+        },
         Err(r) => r,
     };
     r.headers_mut()
@@ -262,8 +271,8 @@ pub fn offer_json(policy: &str, o: &super::state::OfferType) -> Value {
 }
 
 async fn list_policies(State(s): St, Path(ver): Path<String>, h: HeaderMap) -> Response {
-    respond(&s, &ver, &h, false, |s| {
-        let data = s.data.lock().expect("state lock");
+    respond(&s, &ver, &h, false, |_, d| {
+        let data = d.lock().expect("state lock");
         let items: Vec<Value> = data
             .policies
             .iter()
@@ -279,8 +288,8 @@ async fn get_policy(
     Path((ver, policy)): Path<(String, String)>,
     h: HeaderMap,
 ) -> Response {
-    respond(&s, &ver, &h, false, |s| {
-        let data = s.data.lock().expect("state lock");
+    respond(&s, &ver, &h, false, |_, d| {
+        let data = d.lock().expect("state lock");
         match find_policy(&data, &policy) {
             Ok(p) => Json(
                 json!({"id": p.id, "description": p.description, "defaultValue": p.default_value}),
@@ -305,8 +314,8 @@ async fn list_products(
     Query(q): Query<ListQuery>,
     h: HeaderMap,
 ) -> Response {
-    respond(&s, &ver, &h, false, |s| {
-        let data = s.data.lock().expect("state lock");
+    respond(&s, &ver, &h, false, |s, d| {
+        let data = d.lock().expect("state lock");
         let p = match find_policy(&data, &policy) {
             Ok(p) => p,
             Err(r) => return r,
@@ -351,8 +360,8 @@ async fn get_product(
     Path((ver, policy, product)): Path<(String, String, String)>,
     h: HeaderMap,
 ) -> Response {
-    respond(&s, &ver, &h, false, |s| {
-        let mut data = s.data.lock().expect("state lock");
+    respond(&s, &ver, &h, false, |_, d| {
+        let mut data = d.lock().expect("state lock");
         match product_mut(&mut data, &policy, &product) {
             Ok((pid, x)) => Json(product_json(&pid, x)).into_response(),
             Err(r) => r,
@@ -443,12 +452,12 @@ async fn put_product(
     h: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
-    respond(&s, &ver, &h, true, |s| {
+    respond(&s, &ver, &h, true, |s, d| {
         let value = match put_value(&body.map(|b| b.0).unwrap_or(Value::Null)) {
             Ok(v) => v,
             Err(r) => return r,
         };
-        let mut data = s.data.lock().expect("state lock");
+        let mut data = d.lock().expect("state lock");
         let (pid, x) = match product_mut(&mut data, &policy, &product) {
             Ok(found) => found,
             Err(r) => return r,
@@ -476,8 +485,8 @@ async fn get_offer_type(
     Path((ver, policy, offer)): Path<(String, String, String)>,
     h: HeaderMap,
 ) -> Response {
-    respond(&s, &ver, &h, false, |s| {
-        let mut data = s.data.lock().expect("state lock");
+    respond(&s, &ver, &h, false, |_, d| {
+        let mut data = d.lock().expect("state lock");
         match offer_type_mut(&mut data, &policy, &offer) {
             Ok((pid, o)) => Json(offer_json(&pid, o)).into_response(),
             Err(r) => r,
@@ -492,12 +501,12 @@ async fn put_offer_type(
     h: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
-    respond(&s, &ver, &h, true, |s| {
+    respond(&s, &ver, &h, true, |s, d| {
         let value = match put_value(&body.map(|b| b.0).unwrap_or(Value::Null)) {
             Ok(v) => v,
             Err(r) => return r,
         };
-        let mut data = s.data.lock().expect("state lock");
+        let mut data = d.lock().expect("state lock");
         let (pid, o) = match offer_type_mut(&mut data, &policy, &offer) {
             Ok(found) => found,
             Err(r) => return r,

@@ -9,6 +9,7 @@
 
 pub mod control;
 pub mod directory;
+pub mod fleet;
 pub mod identity;
 pub mod identity_flows;
 pub mod licensing;
@@ -77,6 +78,15 @@ impl Emulator {
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server_config));
         let (stop, stopped) = watch::channel(false);
+        // A fleet of customer tenants from a file (docs/fleet.md §4), so
+        // `mscommerce emulator` can serve one without a flag of its own.
+        if let Some(path) = std::env::var_os(fleet::TENANTS_FILE_VARIABLE) {
+            fleet::read_file(std::path::Path::new(&path))
+                .and_then(|c| state.set_fleet(c))
+                .map_err(|e| {
+                    std::io::Error::other(format!("{}: {e}", fleet::TENANTS_FILE_VARIABLE))
+                })?;
+        }
         let app = router(state.clone());
         tokio::spawn(serve(listener, app, state.clone(), acceptor, stopped));
         Ok(Emulator {
@@ -201,6 +211,31 @@ impl Emulator {
             .is_ok_and(|mut d| d.remove_product(None, product_id).is_some())
     }
 
+    /// Replace the customer tenants (as `POST /_emulator/tenants`).
+    pub fn set_tenants(&self, config: fleet::FleetConfig) -> Result<(), String> {
+        self.state.set_fleet(config)
+    }
+
+    /// A fleet tenant's products of the default policy, in catalogue order.
+    pub fn tenant_products(&self, tenant: &str) -> Option<Vec<state::Product>> {
+        let t = self.state.fleet.lock().ok()?.find(tenant)?;
+        let d = t.data.lock().ok()?;
+        d.products.get(crate::model::DEFAULT_POLICY_ID).cloned()
+    }
+
+    /// A fleet tenant's writes since its data was loaded.
+    pub fn tenant_writes(&self, tenant: &str) -> Option<u64> {
+        let t = self.state.fleet.lock().ok()?.find(tenant)?;
+        let d = t.data.lock().ok()?;
+        Some(d.writes)
+    }
+
+    /// A fleet tenant's token requests.
+    pub fn tenant_token_requests(&self, tenant: &str) -> Option<u64> {
+        let t = self.state.fleet.lock().ok()?.find(tenant)?;
+        Some(t.token_requests.load(Ordering::SeqCst))
+    }
+
     /// Every successful write since the last reset, in order.
     pub fn writes(&self) -> Vec<WriteRecord> {
         self.state.writes()
@@ -238,6 +273,7 @@ fn router(state: Arc<EmulatorState>) -> Router {
     Router::new()
         .merge(licensing::routes())
         .merge(control::routes())
+        .merge(fleet::routes())
         .route(
             "/{tenant}/oauth2/v2.0/token",
             axum::routing::post(identity::token),

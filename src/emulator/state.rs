@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The catalogue, copied from the shared products.json.
 const CATALOGUE_JSON: &str = include_str!("../../data/products.json");
@@ -252,6 +252,8 @@ pub struct Data {
     /// (policy id, products in catalogue order)
     pub products: HashMap<String, Vec<Product>>,
     pub offer_types: HashMap<String, Vec<OfferType>>,
+    /// Successful writes to this tenant's data since it was loaded.
+    pub writes: u64,
 }
 
 impl Data {
@@ -326,7 +328,10 @@ pub struct State {
     /// The catalogue a reset goes back to (the start one, or the last one
     /// `POST /_emulator/catalogue` chose).
     pub catalogue: Mutex<Catalogue>,
-    pub data: Mutex<Data>,
+    /// The built-in tenant's data.
+    pub data: Arc<Mutex<Data>>,
+    /// The customer tenants of a partner (docs/fleet.md §4).
+    pub fleet: Mutex<super::fleet::Fleet>,
     pub faults: Mutex<Faults>,
     pub base_latency_ms: u64,
     pub connections: AtomicU64,
@@ -358,7 +363,8 @@ impl State {
             addr,
             tls,
             catalogue: Mutex::new(catalogue),
-            data: Mutex::new(load(catalogue)),
+            data: Arc::new(Mutex::new(load(catalogue))),
+            fleet: Mutex::new(Default::default()),
             faults: Mutex::new(Faults::default()),
             base_latency_ms,
             connections: AtomicU64::new(0),
@@ -436,6 +442,7 @@ impl State {
     /// it, and fire the fault events now due.
     pub fn record_write(&self, data: &mut Data, record: WriteRecord) {
         self.updates.fetch_add(1, Ordering::SeqCst);
+        data.writes += 1;
         if let Ok(mut log) = self.write_log.lock() {
             log.push(record);
         }
@@ -475,6 +482,26 @@ impl State {
         }
     }
 
+    /// Replace the customer tenants (every value fresh); a reset rebuilds
+    /// them as configured.
+    pub fn set_fleet(&self, config: super::fleet::FleetConfig) -> Result<(), String> {
+        let fleet = super::fleet::Fleet::build(config)?;
+        if let Ok(mut f) = self.fleet.lock() {
+            *f = fleet;
+        }
+        Ok(())
+    }
+
+    /// The data of the tenant a token is for (`tid`): the built-in
+    /// tenant's, or a fleet tenant's; `None` for any other tenant.
+    pub fn data_for(&self, tid: &str) -> Option<Arc<Mutex<Data>>> {
+        if tid.eq_ignore_ascii_case(directory::TENANT_ID) {
+            return Some(self.data.clone());
+        }
+        let fleet = self.fleet.lock().ok()?;
+        fleet.find(tid).map(|t| t.data.clone())
+    }
+
     /// The write log since the last reset.
     pub fn writes(&self) -> Vec<WriteRecord> {
         self.write_log.lock().map(|l| l.clone()).unwrap_or_default()
@@ -489,6 +516,12 @@ impl State {
         let catalogue = self.catalogue();
         if let Ok(mut d) = self.data.lock() {
             *d = load(catalogue);
+        }
+        let fleet = self.fleet.lock().map(|f| f.config.clone());
+        if let Ok(config) = fleet {
+            if config != Default::default() {
+                let _ = self.set_fleet(config);
+            }
         }
         if let Ok(mut f) = self.faults.lock() {
             *f = Faults::default();
@@ -520,7 +553,7 @@ fn take_due(events: &mut Vec<FaultEvent>, writes: u64) -> Vec<FaultEvent> {
     due
 }
 
-fn load(catalogue: Catalogue) -> Data {
+pub(crate) fn load(catalogue: Catalogue) -> Data {
     let file: CatalogueFile =
         serde_json::from_str(CATALOGUE_JSON).expect("data/products.json is valid (tested)");
     let products_of = |list: &[CatalogueProduct], trials_by_default: bool| -> Vec<Product> {
@@ -584,11 +617,11 @@ fn load(catalogue: Catalogue) -> Data {
         products.insert(p.id.clone(), list.clone());
         offer_types.insert(p.id.clone(), offers.clone());
     }
-    let _ = directory::TENANT_ID;
     Data {
         policies,
         products,
         offer_types,
+        writes: 0,
     }
 }
 
