@@ -382,48 +382,87 @@ fn bulk_usage_errors() {
     assert_eq!(emu.writes().len(), 2);
 }
 
+/// `products set --all --value Disabled --concurrency 1` running with
+/// `latency_ms` per licensing request, read as it goes (unix: Ctrl+C is
+/// sent with kill -INT).
+#[cfg(unix)]
+struct Running {
+    child: std::process::Child,
+    err: std::io::BufReader<std::process::ChildStderr>,
+    /// stderr so far.
+    seen: String,
+}
+
+#[cfg(unix)]
+impl Running {
+    fn start(emu: &Emulator, latency_ms: u64) -> Self {
+        use std::process::Stdio;
+        emu.set_faults(Faults {
+            latency_ms,
+            ..Default::default()
+        });
+        let mut child = cli(emu, "json")
+            .args("products set --all --value Disabled --concurrency 1".split(' '))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = std::io::BufReader::new(child.stderr.take().unwrap());
+        Running {
+            child,
+            err,
+            seen: String::new(),
+        }
+    }
+
+    /// Read stderr up to a line holding `wanted`.
+    fn wait_for(&mut self, wanted: &str) {
+        use std::io::BufRead;
+        loop {
+            let mut line = String::new();
+            assert!(self.err.read_line(&mut line).unwrap() > 0, "{}", self.seen);
+            self.seen.push_str(&line);
+            if line.contains(wanted) {
+                return;
+            }
+        }
+    }
+
+    fn interrupt(&self) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Wait for the end: exit code, stdout, all of stderr.
+    fn end(mut self) -> (Option<i32>, String, String) {
+        use std::io::Read;
+        let mut out = String::new();
+        let mut stdout = self.child.stdout.take().unwrap();
+        stdout.read_to_string(&mut out).unwrap();
+        self.err.read_to_string(&mut self.seen).unwrap();
+        let status = self.child.wait().unwrap();
+        (status.code(), out, self.seen)
+    }
+}
+
 /// Ctrl+C: writes stop, those in flight finish, the report says what
 /// became of every product (not written: Failed "cancelled"), exit 130.
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_a_bulk_run_with_a_report() {
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::Stdio;
     let emu = emulator(20);
-    emu.set_faults(Faults {
-        latency_ms: 150,
-        ..Default::default()
-    });
-    let mut child = cli(&emu, "json")
-        .args("products set --all --value Disabled --concurrency 1".split(' '))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
+    let mut run = Running::start(&emu, 150);
     // The first progress line: the run has started.
-    loop {
-        let mut line = String::new();
-        assert!(err.read_line(&mut line).unwrap() > 0, "{seen}");
-        seen.push_str(&line);
-        if line.contains("0/20 done") {
-            break;
-        }
-    }
+    run.wait_for("0/20 done");
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut out = Vec::new();
-    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-    err.read_to_string(&mut seen).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{seen}");
+    run.interrupt();
+    let (code, out, seen) = run.end();
+    assert_eq!(code, Some(130), "{seen}");
     assert!(seen.contains("mscommerce: cancelled: "), "{seen}");
-    let rs: Vec<Value> = serde_json::from_slice(&out).expect(&seen);
+    let rs: Vec<Value> = serde_json::from_str(&out).expect(&seen);
     assert_eq!(rs.len(), 20);
     let updated = with_status(&rs, "Updated");
     let failed = with_status(&rs, "Failed");
@@ -768,61 +807,23 @@ fn service_and_file_text_is_escaped() {
 #[cfg(unix)]
 #[test]
 fn a_second_ctrl_c_stops_without_waiting_and_says_so() {
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::Stdio;
     let emu = emulator(10);
-    emu.set_faults(Faults {
-        latency_ms: 1500,
-        ..Default::default()
-    });
-    let mut child = cli(&emu, "json")
-        .args("products set --all --value Disabled --concurrency 1".split(' '))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let interrupt = || {
-        let sent = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    };
-    let mut seen = String::new();
-    for wanted in ["0/10 done", "Ctrl+C: no further write starts"] {
-        if wanted != "0/10 done" {
-            interrupt();
-        }
-        loop {
-            let mut line = String::new();
-            assert!(err.read_line(&mut line).unwrap() > 0, "{seen}");
-            seen.push_str(&line);
-            if line.contains(wanted) {
-                break;
-            }
-        }
-    }
+    let mut run = Running::start(&emu, 1500);
+    run.wait_for("0/10 done");
+    run.interrupt();
+    run.wait_for("Ctrl+C: no further write starts");
     // A write is in flight (1.5 s): the second Ctrl+C does not wait for it.
     let t = std::time::Instant::now();
-    interrupt();
-    err.read_to_string(&mut seen).unwrap();
-    let status = child.wait().unwrap();
+    run.interrupt();
+    let (code, out, seen) = run.end();
     assert!(
         t.elapsed() < std::time::Duration::from_millis(1400),
         "{seen}"
     );
-    assert_eq!(status.code(), Some(130), "{seen}");
+    assert_eq!(code, Some(130), "{seen}");
     assert!(
         seen.contains("interrupted again: stopped without waiting for the writes in flight, so which products were written is not known"),
         "{seen}"
     );
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
     assert!(out.is_empty(), "{out}");
 }
