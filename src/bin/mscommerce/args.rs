@@ -20,12 +20,18 @@ Examples:
   MSCOMMERCE_CLIENT_SECRET=... mscommerce --tenant-id contoso.onmicrosoft.com \\
       --client-id <app id> products set --product-id CFQ7TTC0KP0N --enabled false
 
+  # Every product but one off, then keep it so (see `baseline --help`)
+  mscommerce products set --all --except CFQ7TTC0KP0N --value Disabled
+  mscommerce baseline export --file tenant.json --other-products Disabled
+
 A flag given on the command line wins over its environment variable.
 
-Exit status: 0 success; 2 usage error; otherwise 10 + the native return code
-(11 invalid argument, 12 not connected, 13 authentication, 14 forbidden,
-15 not found, 16 throttled, 17 service, 18 network, 19 timeout, 21 internal
-error or the output cannot be written).";
+Exit status: 0 success; 1 `baseline test` found drift; 2 usage error; 130
+Ctrl+C during a bulk change (after its report); otherwise 10 + the native
+return code (11 invalid argument, 12 not connected, 13 authentication,
+14 forbidden, 15 not found, 16 throttled, 17 service, 18 network, 19 timeout,
+21 internal error or the output cannot be written); a bulk change in which
+products failed exits with the first failed product's.";
 
 const CONNECTION: &str = "Connection options";
 const SIGN_IN: &str = "Sign-in options (choose one way)";
