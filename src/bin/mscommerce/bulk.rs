@@ -241,6 +241,12 @@ impl Run<'_> {
                 progress.note("mscommerce: the bulk run has not finished in time; cancelling it");
                 stop = Stop::Cancelled;
             }
+            if started.elapsed() > limit + session.timeout() * 2 {
+                return Err(Failure::at(Stage::Call)(Error::new(
+                    ErrorKind::Timeout,
+                    "the bulk run did not finish, even cancelled; which products were written is not known (run `products list` to see the values)",
+                )));
+            }
             let step = if matches!(stop, Stop::Cancelled) && !cancel_sent {
                 cancel_sent = true;
                 "cancel"
