@@ -13,11 +13,14 @@
     FunctionsToExport    = @(
         'Connect-MSCommerce',
         'Disconnect-MSCommerce',
+        'Export-MSCommerceBaseline',
         'Get-MSCommerceConnectionInfo',
         'Get-MSCommercePolicies',
         'Get-MSCommercePolicy',
         'Get-MSCommerceProductPolicies',
         'Get-MSCommerceProductPolicy',
+        'Sync-MSCommerceBaseline',
+        'Test-MSCommerceBaseline',
         'Update-MSCommerceProductPolicy'
     )
     CmdletsToExport      = @()
@@ -34,6 +37,8 @@
         'MSCommerce.format.ps1xml',
         'en-US/about_MSCommerce.help.txt',
         'Private/Answer.ps1',
+        'Private/Baseline.ps1',
+        'Private/Bulk.ps1',
         'Private/CallerPreference.ps1',
         'Private/ConvertTo-MSCommerceConnectRequest.ps1',
         'Private/Environment.ps1',
@@ -45,11 +50,14 @@
         'Private/SignIn.ps1',
         'Public/Connect-MSCommerce.ps1',
         'Public/Disconnect-MSCommerce.ps1',
+        'Public/Export-MSCommerceBaseline.ps1',
         'Public/Get-MSCommerceConnectionInfo.ps1',
         'Public/Get-MSCommercePolicies.ps1',
         'Public/Get-MSCommercePolicy.ps1',
         'Public/Get-MSCommerceProductPolicies.ps1',
         'Public/Get-MSCommerceProductPolicy.ps1',
+        'Public/Sync-MSCommerceBaseline.ps1',
+        'Public/Test-MSCommerceBaseline.ps1',
         'Public/Update-MSCommerceProductPolicy.ps1'
     )
     PrivateData          = @{
@@ -70,6 +78,13 @@ and PowerShell 7 on Windows 10/11 and Windows Server 2016+ (x64, x86) and on Lin
 before they expire, TLS 1.2+, retries of throttled and failed requests, errors with the HTTP status
 and correlation id. Version 4.0.0 so that scripts requiring MSCommerce 2.0 accept it
 (Get-Help about_MSCommerce).
+Bulk changes and baselines: Update-MSCommerceProductPolicy with several products (or fed from
+Get-MSCommerceProductPolicies) is one bulk change, written several at a time (-ThrottleLimit) with
+a progress bar, only the products that differ, verified afterwards, each product reported with
+PreviousValue and Status (a failed one as an error, the others still done); -WhatIf lists what would
+change. Export-MSCommerceBaseline, Test-MSCommerceBaseline and Sync-MSCommerceBaseline save the
+tenant's values to a file, report drift from it and apply it; with "OtherProducts": "Disabled" on a
+schedule they keep self-service purchase off for products Microsoft adds later (examples/guard).
 '@
         }
     }

@@ -17,17 +17,22 @@ $privateScripts = @(
     'Output.ps1',
     'SignIn.ps1',
     'Invoke-MSCommerceNative.ps1',
+    'Bulk.ps1',
+    'Baseline.ps1',
     'ConvertTo-MSCommerceConnectRequest.ps1',
     'Register-MSCommerceArgumentCompleters.ps1'
 )
 $publicScripts = @(
     'Connect-MSCommerce.ps1',
     'Disconnect-MSCommerce.ps1',
+    'Export-MSCommerceBaseline.ps1',
     'Get-MSCommerceConnectionInfo.ps1',
     'Get-MSCommercePolicies.ps1',
     'Get-MSCommercePolicy.ps1',
     'Get-MSCommerceProductPolicies.ps1',
     'Get-MSCommerceProductPolicy.ps1',
+    'Sync-MSCommerceBaseline.ps1',
+    'Test-MSCommerceBaseline.ps1',
     'Update-MSCommerceProductPolicy.ps1'
 )
 
@@ -56,10 +61,13 @@ Register-MSCommerceArgumentCompleters
 Export-ModuleMember -Function @(
     'Connect-MSCommerce',
     'Disconnect-MSCommerce',
+    'Export-MSCommerceBaseline',
     'Get-MSCommerceConnectionInfo',
     'Get-MSCommercePolicies',
     'Get-MSCommercePolicy',
     'Get-MSCommerceProductPolicies',
     'Get-MSCommerceProductPolicy',
+    'Sync-MSCommerceBaseline',
+    'Test-MSCommerceBaseline',
     'Update-MSCommerceProductPolicy'
 )

@@ -212,6 +212,7 @@ def param_block_surface(param_block: tree_sitter.Node, src: bytes) -> dict:
             "type": normalize_type(types[-1]) if types else "object",
             "aliases": [],
             "validateSet": None,
+            "validateRange": None,
             "validateNotNullOrEmpty": False,
             "default": literal_value(default_node.named_children[-1], src) if default_node is not None else None,
             "sets": {},
@@ -230,6 +231,8 @@ def param_block_surface(param_block: tree_sitter.Node, src: bytes) -> dict:
                 entry["aliases"].extend(attribute.positional)
             elif lowered == "validateset":
                 entry["validateSet"] = list(attribute.positional)
+            elif lowered == "validaterange":
+                entry["validateRange"] = list(attribute.positional)
             elif lowered == "validatenotnullorempty":
                 entry["validateNotNullOrEmpty"] = True
         if not entry["sets"]:

@@ -16,6 +16,15 @@ from conftest import HERE, MODULE_DIR, REPO, module_script_files
 PUBLIC_DIR = MODULE_DIR / "Public"
 PRIVATE_DIR = MODULE_DIR / "Private"
 
+# The cmdlets of cmdlets.md, and the baseline cmdlets of issue 10 (docs/bulk-and-baselines.md).
+PUBLISHED_FUNCTIONS = [
+    "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
+    "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
+    "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
+]
+BASELINE_FUNCTIONS = ["Export-MSCommerceBaseline", "Test-MSCommerceBaseline", "Sync-MSCommerceBaseline"]
+PUBLIC_FUNCTIONS = PUBLISHED_FUNCTIONS + BASELINE_FUNCTIONS
+
 
 # ---------------------------------------------------------------------------------------------
 # 1. Syntax
@@ -64,7 +73,7 @@ def test_files_are_utf8_without_bom_and_crlf_free_of_tabs():
 # 2. Surface and manifest
 # ---------------------------------------------------------------------------------------------
 
-PARAMETER_DEFAULTS = {"aliases": [], "validateSet": None, "validateNotNullOrEmpty": False, "default": None}
+PARAMETER_DEFAULTS = {"aliases": [], "validateSet": None, "validateRange": None, "validateNotNullOrEmpty": False, "default": None}
 SET_DEFAULTS = {"mandatory": False, "position": None, "valueFromPipeline": False, "valueFromPipelineByPropertyName": False}
 
 
@@ -97,13 +106,9 @@ def extracted(function_info) -> dict:
     }
 
 
-def test_golden_lists_the_cmdlets_of_cmdlets_md(golden):
+def test_golden_lists_the_cmdlets_of_cmdlets_md_and_the_baseline_cmdlets(golden):
     assert golden["module"] == "MSCommerce"
-    assert sorted(golden["functions"]) == sorted([
-        "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
-        "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
-        "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
-    ])
+    assert sorted(golden["functions"]) == sorted(PUBLIC_FUNCTIONS)
 
 
 def test_every_golden_function_is_defined_as_an_advanced_function(golden, module_functions):
@@ -118,11 +123,7 @@ def test_public_folder_holds_exactly_the_golden_functions(golden, module_functio
     assert public == sorted(golden["functions"])
 
 
-@pytest.mark.parametrize("name", [
-    "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
-    "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
-    "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
-])
+@pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
 def test_surface_matches_golden(name, golden, module_functions):
     want = expand_golden(golden["functions"][name])
     got = extracted(module_functions[name])
@@ -196,11 +197,7 @@ def calls_in(info) -> list[psast.Invocation]:
     return psast.invocations_in(psast.text(info.node, info.src))
 
 
-@pytest.mark.parametrize("name", [
-    "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
-    "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
-    "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
-])
+@pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
 def test_public_function_is_one_dispatcher_call(name, module_functions):
     info = module_functions[name]
     calls = calls_in(info)
@@ -293,11 +290,7 @@ def test_shim_is_compiled_once_and_session_freed_on_remove():
 # Help
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", [
-    "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
-    "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
-    "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
-])
+@pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
 def test_comment_based_help(name, module_functions, golden):
     info = module_functions[name]
     assert info.help_comment, f"{name} has no comment-based help"
@@ -317,11 +310,7 @@ def example_commands(example: str) -> str:
     return example.split("\n\n")[0]
 
 
-@pytest.mark.parametrize("name", [
-    "Connect-MSCommerce", "Disconnect-MSCommerce", "Get-MSCommerceConnectionInfo",
-    "Get-MSCommercePolicies", "Get-MSCommercePolicy", "Get-MSCommerceProductPolicies",
-    "Get-MSCommerceProductPolicy", "Update-MSCommerceProductPolicy",
-])
+@pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
 def test_help_examples_parse_and_bind(name, module_functions):
     surfaces = {n: i.surface for n, i in module_functions.items()}
     for example in psast.parse_help(module_functions[name].help_comment)["EXAMPLE"]:
@@ -395,17 +384,27 @@ def test_about_help_topic():
 # Format view
 # ---------------------------------------------------------------------------------------------
 
-def views() -> dict:
+def item_name(item) -> str:
+    """A view item's property, or the label of a computed one."""
+    name = item.find("PropertyName")
+    return name.text if name is not None else item.find("Label").text
+
+
+def views(all_views: bool = False) -> dict:
+    """The default (first) view of each type; all_views: {view name: view} instead."""
     root = ET.parse(MODULE_DIR / "MSCommerce.format.ps1xml").getroot()
     found = {}
     for view in root.iter("View"):
         type_name = view.find("ViewSelectedBy/TypeName").text
+        key = view.find("Name").text if all_views else type_name
+        if key in found:
+            continue
         control = view.find("TableControl")
         if control is None:
             control = view.find("ListControl")
-            found[type_name] = ("list", [i.find("PropertyName").text for i in control.iter("ListItem")])
+            found[key] = ("list", [item_name(i) for i in control.iter("ListItem")])
         else:
-            found[type_name] = ("table", [i.find("PropertyName").text for i in control.iter("TableColumnItem")])
+            found[key] = ("table", [item_name(i) for i in control.iter("TableColumnItem")])
     return found
 
 
@@ -424,13 +423,22 @@ def test_views_for_every_output_type():
     assert set(found["MSCommerce.Policy"][1]) == {"PolicyId", "Description", "DefaultValue"}
     assert set(found["MSCommerce.ScopePolicy"][1]) == {"PolicyId", "PolicyValue", "Scope", "ScopeId", "ScopeValue"}
     assert set(found["MSCommerce.Connection"][1]) == {"Account", "TenantId", "ClientId", "Flow", "Environment", "ExpiresOn"}
+    assert found["MSCommerce.BaselineDrift"] == ("table", ["ProductId", "ProductName", "Expected", "Actual", "Reason"])
+    assert found["MSCommerce.Baseline"] == ("list", ["PolicyId", "TenantId", "ExportedAt", "Tool", "Products", "OtherProducts"])
+
+
+def test_bulk_results_have_a_second_view_the_default_stays_published():
+    """Format-Table -View Changes shows what a bulk change or baseline apply did; the default view
+    of MSCommerce.ProductPolicy stays the published four columns."""
+    assert views(all_views=True)["Changes"] == ("table", ["ProductId", "ProductName", "PreviousValue", "PolicyValue", "Status"])
+    assert views()["MSCommerce.ProductPolicy"][1] == ["PolicyValue", "ProductId", "PolicyId", "ProductName"]
 
 
 def test_argument_completers_registered():
     source = (PRIVATE_DIR / "Register-MSCommerceArgumentCompleters.ps1").read_text(encoding="utf-8")
     invocations = [i for i in psast.invocations_in(source) if i.name == "Register-ArgumentCompleter"]
     parameters = {re.search(r"-ParameterName '(\w+)'", i.source).group(1) for i in invocations}
-    assert {"PolicyId", "ProductId", "Value"} <= parameters
+    assert {"PolicyId", "ProductId", "Value", "OtherProducts"} <= parameters
     assert "AllowSelfServicePurchase" in source and "OnlyTrialsWithoutPaymentMethod" in source
     assert "$script:MSCommerceProductCache" in source
     psm1 = (MODULE_DIR / "MSCommerce.psm1").read_text(encoding="utf-8")
@@ -441,9 +449,12 @@ def test_argument_completers_registered():
 # Requests against the C ABI's JSON (native-abi.md)
 # ---------------------------------------------------------------------------------------------
 
-ABI_GET_FIELDS = {"resource", "policyId", "productId", "offerType", "scope", "accessToken"}
-ABI_GET_RESOURCES = {"policies", "policy", "productPolicies", "productPolicy", "offerTypePolicy", "connection"}
-ABI_UPDATE_FIELDS = {"policyId", "productId", "offerType", "value", "enabled", "accessToken"}
+# With the bulk and baseline fields of docs/bulk-and-baselines.md (the dispatcher adds step,
+# whatIf and a baseline file's text).
+ABI_GET_FIELDS = {"resource", "policyId", "productId", "offerType", "scope", "otherProducts", "accessToken"}
+ABI_GET_RESOURCES = {"policies", "policy", "productPolicies", "productPolicy", "offerTypePolicy", "connection",
+                     "baseline", "baselineDrift"}
+ABI_UPDATE_FIELDS = {"policyId", "productId", "offerType", "value", "enabled", "concurrency", "accessToken"}
 ABI_FLOWS = {"accessToken", "clientSecret", "certificate", "managedIdentity", "password", "deviceCode", "interactive"}
 ABI_CONNECT_FIELDS = {"flow", "step", "accessToken", "tenantId", "clientId", "clientSecret", "certificatePath",
                       "certificatePassword", "certificateThumbprint", "username", "password", "redirectUri",
@@ -467,7 +478,8 @@ def hash_literals(info) -> list[dict]:
 @pytest.mark.parametrize("name,operation", [
     ("Get-MSCommerceConnectionInfo", "get"), ("Get-MSCommercePolicies", "get"), ("Get-MSCommercePolicy", "get"),
     ("Get-MSCommerceProductPolicies", "get"), ("Get-MSCommerceProductPolicy", "get"),
-    ("Update-MSCommerceProductPolicy", "update"),
+    ("Update-MSCommerceProductPolicy", "update"), ("Export-MSCommerceBaseline", "get"),
+    ("Test-MSCommerceBaseline", "get"), ("Sync-MSCommerceBaseline", "update"),
 ])
 def test_requests_use_the_abi_fields(name, operation, module_functions):
     literals = [h for h in hash_literals(module_functions[name]) if h]
@@ -610,10 +622,11 @@ def test_probes_do_not_leave_errors_in_error_variable():
     assert not problems, "use -ErrorAction Ignore for probes:\n" + "\n".join(problems)
 
 
-def test_progress_is_completed_in_a_finally_block():
+@pytest.mark.parametrize("script", ["Invoke-MSCommerceNative.ps1", "Bulk.ps1"])
+def test_progress_is_completed_in_a_finally_block(script):
     """Write-Progress -Completed runs however the loop ends (a terminating error, a WriteError made
     terminating by -ErrorAction Stop, Ctrl+C), or the bar stays on screen."""
-    src, commands = psast.nodes_of((PRIVATE_DIR / "Invoke-MSCommerceNative.ps1").read_bytes(), "command")
+    src, commands = psast.nodes_of((PRIVATE_DIR / script).read_bytes(), "command")
     completions = [c for c in commands
                    if psast.text(psast.child_of(c, "command_name"), src) == "Write-Progress" and "-Completed" in psast.text(c, src)]
     assert completions, "the dispatcher completes its progress bar"
@@ -666,3 +679,33 @@ def test_variables_the_native_library_reads_reach_it():
     for path in module_script_files():
         for name, node, src in env_assignments(path.read_bytes()):
             assert name not in names, f"{path.name}:{node.start_point[0] + 1}: sets $env:{name}, which the library reads"
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk changes and baselines (issue 10)
+# ---------------------------------------------------------------------------------------------
+
+def test_bulk_runs_through_the_steps_and_cancels_in_a_finally_block():
+    """Several products and baseline applies go through step start / poll (progress, Ctrl+C
+    between polls), and a run left early is cancelled in a finally block, never left running."""
+    source = (PRIVATE_DIR / "Bulk.ps1").read_text(encoding="utf-8")
+    for step in ("step = 'start'", "step = 'poll'", "step = 'cancel'"):
+        assert step in source, step
+    src, clauses = psast.nodes_of(source, "finally_clause")
+    assert any("step = 'cancel'" in psast.text(c, src) for c in clauses), "cancel is sent from a finally block"
+    assert "whatIf = $true" in source and "$Caller.ShouldProcess(" in source, "a what-if plan, ShouldProcess per product"
+    dispatcher = (PRIVATE_DIR / "Invoke-MSCommerceNative.ps1").read_text(encoding="utf-8")
+    assert "Invoke-MSCommerceBulk" in dispatcher and "'bulk'" in dispatcher
+
+
+def test_update_sends_several_products_as_one_bulk_request(module_functions):
+    body = psast.text(module_functions["Update-MSCommerceProductPolicy"].node, module_functions["Update-MSCommerceProductPolicy"].src)
+    assert "$operation = 'bulk'" in body and ".productIds = " in body
+    assert "-Operation $operation" in body
+
+
+def test_module_files_stay_short():
+    """No module file over ~500 lines: shared logic goes into a private helper."""
+    for path in list(module_script_files()) + [MODULE_DIR / "MSCommerce.format.ps1xml"]:
+        lines = path.read_text(encoding="utf-8").count("\n")
+        assert lines <= 520, f"{path.relative_to(MODULE_DIR)} has {lines} lines"

@@ -41,7 +41,10 @@ function Write-MSCommerceCallError {
         [hashtable] $Call,
 
         [AllowNull()]
-        [object] $TargetObject
+        [object] $TargetObject,
+
+        # The call was the whole command (a baseline file's): any error ends it.
+        [switch] $Terminating
     )
 
     $errorObject = $Call.Answer.error
@@ -51,9 +54,16 @@ function Write-MSCommerceCallError {
             message = 'The MSCommerce native library reported an error without details.'
         }
     }
-    $record = New-MSCommerceErrorRecord -ErrorObject $errorObject -TargetObject $TargetObject
     $name = [string]$errorObject.code
-    if ($Operation -eq 'connect' -or $name -eq 'NotConnected' -or $name -eq 'Authentication') {
+    if ($Terminating -and $name -eq 'InvalidArgument' -and $null -ne $TargetObject) {
+        # The library names what is wrong in the file; the message also names the file.
+        $errorObject = New-Object -TypeName PSObject -Property @{
+            code    = $name
+            message = "Baseline file '$TargetObject': $([string]$errorObject.message)"
+        }
+    }
+    $record = New-MSCommerceErrorRecord -ErrorObject $errorObject -TargetObject $TargetObject
+    if ($Terminating -or $Operation -eq 'connect' -or $name -eq 'NotConnected' -or $name -eq 'Authentication') {
         $Caller.ThrowTerminatingError($record)
     }
     $Caller.WriteError($record)
@@ -70,8 +80,9 @@ function Invoke-MSCommerceNative {
         [Parameter(Mandatory = $true)]
         [System.Management.Automation.PSCmdlet] $Caller,
 
+        # bulk: a bulk update or baseline apply through the library's steps (Bulk.ps1).
         [Parameter(Mandatory = $true)]
-        [ValidateSet('connect', 'get', 'update', 'disconnect')]
+        [ValidateSet('connect', 'get', 'update', 'disconnect', 'bulk')]
         [string] $Operation,
 
         [AllowEmptyCollection()]
@@ -82,8 +93,42 @@ function Invoke-MSCommerceNative {
         [AllowNull()]
         [object] $TargetObject,
 
-        [string] $Activity = 'MSCommerce'
+        [string] $Activity = 'MSCommerce',
+
+        # A baseline file whose text becomes each request's baseline (Test-, Sync-MSCommerceBaseline).
+        [string] $InFile,
+
+        # The file a baseline export is written to (Export-MSCommerceBaseline), with -Force and -PassThru.
+        [string] $OutFile,
+
+        [switch] $Force,
+
+        [switch] $PassThru
     )
+
+    if (-not [string]::IsNullOrEmpty($OutFile)) {
+        $path = Resolve-MSCommerceFileSystemPath -Path $OutFile
+        Export-MSCommerceBaselineFile -Caller $Caller -Request $Request[0] -Path $path -Force:$Force -PassThru:$PassThru -TypeName $TypeName
+        return
+    }
+    $fromFile = -not [string]::IsNullOrEmpty($InFile)
+    if ($fromFile) {
+        $TargetObject = Resolve-MSCommerceFileSystemPath -Path $InFile
+        $text = Read-MSCommerceBaselineFile -Caller $Caller -Path $TargetObject
+        foreach ($item in $Request) {
+            $item['baseline'] = $text
+        }
+    }
+    if ($Operation -eq 'bulk') {
+        foreach ($item in $Request) {
+            $target = $TargetObject
+            if ($null -eq $target) {
+                $target = Get-MSCommerceRequestTarget -Request $item
+            }
+            Invoke-MSCommerceBulk -Caller $Caller -Request $item -TypeName $TypeName -Activity $Activity -TargetObject $target -Terminating:$fromFile
+        }
+        return
+    }
 
     if ($Operation -eq 'disconnect') {
         $session = $script:MSCommerceSession
@@ -115,7 +160,7 @@ function Invoke-MSCommerceNative {
             }
 
             if ($call.Code -ne 0 -or $null -ne $call.Answer.error) {
-                Write-MSCommerceCallError -Caller $Caller -Operation $Operation -Call $call -TargetObject $target
+                Write-MSCommerceCallError -Caller $Caller -Operation $Operation -Call $call -TargetObject $target -Terminating:$fromFile
                 continue
             }
 

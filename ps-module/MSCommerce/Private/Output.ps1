@@ -4,6 +4,29 @@
 # Product ids and names of the last listing, for the -ProductId argument completer.
 $script:MSCommerceProductCache = @{}
 
+function ConvertTo-MSCommerceLocalTime {
+    <#
+    .SYNOPSIS
+    A time of an answer (a [datetime], or RFC 3339 text) as a local [datetime]; text that is not a
+    time is returned as it is.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [object] $Value
+    )
+
+    if ($Value -is [datetime]) {
+        return $Value.ToLocalTime()
+    }
+    $parsed = [System.DateTimeOffset]::MinValue
+    $styles = [System.Globalization.DateTimeStyles]::AssumeUniversal
+    if ([System.DateTimeOffset]::TryParse([string]$Value, [System.Globalization.CultureInfo]::InvariantCulture, $styles, [ref] $parsed)) {
+        return $parsed.LocalDateTime
+    }
+    $Value
+}
+
 function Add-MSCommerceTypeName {
     <#
     .SYNOPSIS
@@ -27,21 +50,13 @@ function Add-MSCommerceTypeName {
         $name = 'MSCommerce.ScopePolicy'
     }
     $InputObject.PSObject.TypeNames.Insert(0, $name)
-    if ($name -eq 'MSCommerce.Connection' -and $names -contains 'ExpiresOn' -and $null -ne $InputObject.ExpiresOn) {
-        # The library answers RFC 3339 text. PowerShell 7's ConvertFrom-Json turns it into a
-        # [datetime] by itself, Windows PowerShell 5.1's leaves a string: both become the same local
-        # [datetime], so scripts compare it with Get-Date alike on every edition.
-        $expires = $InputObject.ExpiresOn
-        if ($expires -is [datetime]) {
-            $InputObject.ExpiresOn = $expires.ToLocalTime()
-        }
-        else {
-            $parsed = [System.DateTimeOffset]::MinValue
-            $styles = [System.Globalization.DateTimeStyles]::AssumeUniversal
-            if ([System.DateTimeOffset]::TryParse([string]$expires, [System.Globalization.CultureInfo]::InvariantCulture, $styles, [ref] $parsed)) {
-                $InputObject.ExpiresOn = $parsed.LocalDateTime
-            }
-        }
+    # The library answers RFC 3339 text. PowerShell 7's ConvertFrom-Json turns it into a [datetime]
+    # by itself, Windows PowerShell 5.1's leaves a string: both become the same local [datetime],
+    # so scripts compare it with Get-Date alike on every edition.
+    $dates = @{ 'MSCommerce.Connection' = 'ExpiresOn'; 'MSCommerce.Baseline' = 'ExportedAt' }
+    $date = $dates[$name]
+    if ($null -ne $date -and $names -contains $date -and $null -ne $InputObject.$date) {
+        $InputObject.$date = ConvertTo-MSCommerceLocalTime -Value $InputObject.$date
     }
     if ($name -eq 'MSCommerce.ProductPolicy' -and $names -contains 'ProductId') {
         $script:MSCommerceProductCache[[string]$InputObject.ProductId] = [string]$InputObject.ProductName

@@ -1,11 +1,12 @@
-# Tab completion for -PolicyId, -Value and -Enabled (fixed lists) and -ProductId (the product ids
-# and names of the last listing in this session).
+# Tab completion for -PolicyId, -Value, -Enabled and -OtherProducts (fixed lists) and -ProductId
+# (the product ids and names of the last listing in this session).
 
 # Parameter name -> the values its completer offers.
 $script:MSCommerceCompletionValues = @{
-    PolicyId = @('AllowSelfServicePurchase')
-    Value    = @('Enabled', 'Disabled', 'OnlyTrialsWithoutPaymentMethod')
-    Enabled  = @('$true', '$false')
+    PolicyId      = @('AllowSelfServicePurchase')
+    Value         = @('Enabled', 'Disabled', 'OnlyTrialsWithoutPaymentMethod')
+    Enabled       = @('$true', '$false')
+    OtherProducts = @('Keep', 'Disabled', 'Enabled', 'OnlyTrialsWithoutPaymentMethod')
 }
 
 function Register-MSCommerceArgumentCompleters {
@@ -40,6 +41,7 @@ function Register-MSCommerceArgumentCompleters {
     }
 
     $policyCommands = @(
+        'Export-MSCommerceBaseline',
         'Get-MSCommercePolicy',
         'Get-MSCommerceProductPolicies',
         'Get-MSCommerceProductPolicy',
@@ -48,5 +50,6 @@ function Register-MSCommerceArgumentCompleters {
     Register-ArgumentCompleter -CommandName $policyCommands -ParameterName 'PolicyId' -ScriptBlock $completer
     Register-ArgumentCompleter -CommandName 'Update-MSCommerceProductPolicy' -ParameterName 'Value' -ScriptBlock $completer
     Register-ArgumentCompleter -CommandName 'Update-MSCommerceProductPolicy' -ParameterName 'Enabled' -ScriptBlock $completer
+    Register-ArgumentCompleter -CommandName 'Export-MSCommerceBaseline' -ParameterName 'OtherProducts' -ScriptBlock $completer
     Register-ArgumentCompleter -CommandName @('Get-MSCommerceProductPolicy', 'Update-MSCommerceProductPolicy') -ParameterName 'ProductId' -ScriptBlock $completer
 }

@@ -10,13 +10,24 @@ function Update-MSCommerceProductPolicy {
     'False', in any case).
 
     -ProductId takes several ids, and PolicyId and ProductId bind from the pipeline by property name,
-    so the objects of Get-MSCommerceProductPolicies can be piped in. When several products change,
-    a progress bar shows how far it got. An error for one product (for example an unknown id) is
-    written for that product and the others go on; each error carries the HTTP status and the
-    correlation id of the request.
+    so the objects of Get-MSCommerceProductPolicies can be piped in. Several products are one bulk
+    change: the products are listed once, those already at the value are not written, the others
+    are written several at a time (-ThrottleLimit; the service's throttling slows everyone down
+    instead of failing products), and a second listing verifies the result. A progress bar shows how
+    far it got; Ctrl+C stops it cleanly (writes in flight finish, nothing further is written) and
+    the products already done are still reported.
 
-    It supports -WhatIf and -Confirm (ConfirmImpact Medium). The signed-in account needs the Global
-    administrator or Billing administrator role.
+    Each product of a bulk change is an output object with two more properties: PreviousValue (its
+    value before) and Status (Updated, or Unchanged when it already had the value). A product that
+    could not be set (for example an unknown id, or one the service kept refusing) is a
+    non-terminating error with the product id as its target, and the others go on; each error
+    carries the HTTP status and the correlation id of the request. A single product gives the
+    object it always gave.
+
+    It supports -WhatIf and -Confirm (ConfirmImpact Medium): for several products, -WhatIf lists
+    each product that would change (and writes nothing), -Confirm asks for each of them and only
+    the confirmed ones are written. The signed-in account needs the Global administrator or Billing
+    administrator role.
 
     .PARAMETER PolicyId
     The policy, e.g. AllowSelfServicePurchase. Binds from the PolicyId property of piped objects.
@@ -33,6 +44,10 @@ function Update-MSCommerceProductPolicy {
 
     .PARAMETER Value
     The new policy value: Enabled, Disabled or OnlyTrialsWithoutPaymentMethod.
+
+    .PARAMETER ThrottleLimit
+    For several products: the most writes in flight at once, 1 to 64 (default 8). The service's
+    throttling lowers it for a while by itself.
 
     .PARAMETER Token
     An access token for this call alone, instead of the sign-in of Connect-MSCommerce.
@@ -63,9 +78,21 @@ function Update-MSCommerceProductPolicy {
     Allows only trials without a payment method for the product.
 
     .EXAMPLE
-    Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Where-Object PolicyValue -eq 'Enabled' | Update-MSCommerceProductPolicy -Value Disabled -WhatIf
+    Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Update-MSCommerceProductPolicy -Value Disabled -WhatIf
 
-    Shows which products would be disabled, without changing anything. Drop -WhatIf to disable them.
+    Shows which products would be disabled ("What if:" lines), without changing anything.
+
+    .EXAMPLE
+    Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Update-MSCommerceProductPolicy -Value Disabled | Format-Table ProductId, ProductName, PreviousValue, PolicyValue, Status
+
+    Disables self-service purchase for every product of the tenant in one bulk change and shows
+    what each product was before. Running it again writes nothing (every Status is Unchanged).
+
+    .EXAMPLE
+    Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Where-Object ProductId -ne CFQ7TTC0H9MP | Update-MSCommerceProductPolicy -Value Disabled -ThrottleLimit 4 -ErrorVariable failed
+
+    Disables every product but one, at most 4 writes at a time; the products that could not be set
+    are in $failed (their ids in $failed.TargetObject) and can be tried again.
 
     .INPUTS
     Objects with PolicyId and ProductId properties, such as the output of
@@ -106,6 +133,11 @@ function Update-MSCommerceProductPolicy {
         [ValidateSet('Enabled', 'Disabled', 'OnlyTrialsWithoutPaymentMethod')]
         [string] $Value,
 
+        [Parameter(ParameterSetName = 'Enum')]
+        [Parameter(ParameterSetName = 'Toggle')]
+        [ValidateRange(1, 64)]
+        [int] $ThrottleLimit,
+
         [Parameter()]
         [string] $Token
     )
@@ -113,6 +145,9 @@ function Update-MSCommerceProductPolicy {
     begin {
         Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
         $requests = New-Object -TypeName System.Collections.Generic.List[System.Collections.IDictionary]
+        # Product ids by policy, in the order they came, each once (any case).
+        $products = New-Object -TypeName System.Collections.Specialized.OrderedDictionary
+        $seen = New-Object -TypeName 'System.Collections.Generic.HashSet[string]' -ArgumentList ([System.StringComparer]::OrdinalIgnoreCase)
     }
 
     process {
@@ -120,20 +155,52 @@ function Update-MSCommerceProductPolicy {
         $targets = if ($byOfferType) { @($OfferType) } else { @($ProductId) }
         $change = if ($PSBoundParameters.ContainsKey('Value')) { "Set policy '$PolicyId' to '$Value'" } else { "Set policy '$PolicyId' to Enabled = '$Enabled'" }
         foreach ($target in $targets) {
-            if ($PSCmdlet.ShouldProcess($(if ($byOfferType) { "offer type '$target'" } else { "product '$target'" }), $change)) {
-                $requests.Add(@{
-                    policyId    = [string]$PolicyId
-                    productId   = $(if ($byOfferType) { $null } else { [string]$target })
-                    offerType   = $(if ($byOfferType) { [string]$target } else { $null })
-                    value       = $Value
-                    enabled     = $(if ($PSBoundParameters.ContainsKey('Enabled')) { [string]$Enabled } else { $null })
-                    accessToken = $Token
-                })
+            $request = @{
+                policyId    = [string]$PolicyId
+                productId   = $(if ($byOfferType) { $null } else { [string]$target })
+                offerType   = $(if ($byOfferType) { [string]$target } else { $null })
+                value       = $Value
+                enabled     = $(if ($PSBoundParameters.ContainsKey('Enabled')) { [string]$Enabled } else { $null })
+                concurrency = $(if ($PSBoundParameters.ContainsKey('ThrottleLimit')) { $ThrottleLimit } else { $null })
+                accessToken = $Token
+            }
+            if ($byOfferType) {
+                if ($PSCmdlet.ShouldProcess("offer type '$target'", $change)) {
+                    $requests.Add($request)
+                }
+                continue
+            }
+            # Products are collected: one is changed as always, several in one bulk change (end).
+            if ($seen.Add("$PolicyId`n$target")) {
+                if (-not $products.Contains($request.policyId)) {
+                    $products[$request.policyId] = New-Object -TypeName System.Collections.Generic.List[System.Collections.IDictionary]
+                }
+                $products[$request.policyId].Add($request)
             }
         }
     }
 
     end {
-        Invoke-MSCommerceNative -Caller $PSCmdlet -Operation update -TypeName 'MSCommerce.ProductPolicy' -Activity 'Updating product policies' -Request $requests.ToArray()
+        $operation = 'update'
+        if ($seen.Count -eq 1) {
+            # The single update of always (its answer has no PreviousValue or Status).
+            $single = $products[0][0]
+            $single.concurrency = $null
+            $change = if ($null -ne $single.value) { "Set policy '$($single.policyId)' to '$($single.value)'" } else { "Set policy '$($single.policyId)' to Enabled = '$($single.enabled)'" }
+            if ($PSCmdlet.ShouldProcess("product '$($single.productId)'", $change)) {
+                $requests.Add($single)
+            }
+        }
+        elseif ($seen.Count -gt 1) {
+            # One bulk request per policy: the first product's request with every product's id.
+            $operation = 'bulk'
+            foreach ($group in $products.Values) {
+                $bulk = $group[0]
+                $bulk.productIds = [string[]]@($group | ForEach-Object { $_.productId })
+                $bulk.productId = $null
+                $requests.Add($bulk)
+            }
+        }
+        Invoke-MSCommerceNative -Caller $PSCmdlet -Operation $operation -TypeName 'MSCommerce.ProductPolicy' -Activity 'Updating product policies' -Request $requests.ToArray()
     }
 }

@@ -28,12 +28,12 @@ Describe 'The module' {
         $manifest.CompatiblePSEditions | Should -Be @('Desktop', 'Core')
     }
 
-    It 'exports exactly the cmdlets of cmdlets.md' {
+    It 'exports exactly the cmdlets of cmdlets.md and the baseline cmdlets' {
         $names = (Get-Command -Module MSCommerce).Name | Sort-Object
         $names | Should -Be @(
-            'Connect-MSCommerce', 'Disconnect-MSCommerce', 'Get-MSCommerceConnectionInfo',
+            'Connect-MSCommerce', 'Disconnect-MSCommerce', 'Export-MSCommerceBaseline', 'Get-MSCommerceConnectionInfo',
             'Get-MSCommercePolicies', 'Get-MSCommercePolicy', 'Get-MSCommerceProductPolicies',
-            'Get-MSCommerceProductPolicy', 'Update-MSCommerceProductPolicy')
+            'Get-MSCommerceProductPolicy', 'Sync-MSCommerceBaseline', 'Test-MSCommerceBaseline', 'Update-MSCommerceProductPolicy')
         Get-Command -Name Invoke-MSCommerceNative -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
     }
 
@@ -266,6 +266,17 @@ Describe 'Update-MSCommerceProductPolicy' {
         $errors.Count | Should -Be 1
         $errors[0].FullyQualifiedErrorId | Should -BeLike 'MSCommerce.NotFound*'
         $errors[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $errors[0].TargetObject | Should -Be 'CFQ7TTC0NOPE'
+        # Several ids are one bulk change: its listing shows the id is unknown, no request is made
+        # for it (so no HTTP status); the product that exists is written.
+        $errors[0].Exception.Message | Should -Match "ProductId 'CFQ7TTC0NOPE': not in the tenant's product list"
+        $output[0].Status | Should -Be 'Updated'
+    }
+
+    It 'names the HTTP status and correlation id of a failed single update' {
+        $errors = $null
+        $null = Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0NOPE -Value Disabled -ErrorVariable errors -ErrorAction SilentlyContinue
+        $errors.Count | Should -Be 1
         $errors[0].TargetObject | Should -Be 'CFQ7TTC0NOPE'
         $errors[0].Exception.Message | Should -Match 'HTTP 404'
         $errors[0].Exception.Message | Should -Match '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'

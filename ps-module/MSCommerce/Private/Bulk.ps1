@@ -1,0 +1,357 @@
+# Bulk changes (several products, a baseline) through the library's steps (docs/bulk-and-baselines.md
+# section 1): a what-if plan when ShouldProcess has something to show or ask, then `step: start`,
+# `poll` with a progress bar until the run has finished, `cancel` when the command is stopped (Ctrl+C)
+# so the job is not left running, and the per-product results as output objects and ErrorRecords.
+
+function Test-MSCommerceShouldAsk {
+    <#
+    .SYNOPSIS
+    Whether ShouldProcess would show or ask something: -WhatIf, or a confirmation that the
+    command's ConfirmImpact and $ConfirmPreference call for.
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Caller
+    )
+
+    # The public function's preference variables (its own, or the caller's it copied) are visible
+    # here through the call's scopes.
+    if ($WhatIfPreference) {
+        return $true
+    }
+    $preference = [System.Management.Automation.ConfirmImpact]$ConfirmPreference
+    if ($preference -eq [System.Management.Automation.ConfirmImpact]::None) {
+        return $false
+    }
+    $binding = @($Caller.MyInvocation.MyCommand.ScriptBlock.Attributes | Where-Object { $_ -is [System.Management.Automation.CmdletBindingAttribute] })
+    $impact = [System.Management.Automation.ConfirmImpact]::Medium
+    if ($binding.Count -gt 0) {
+        $impact = $binding[0].ConfirmImpact
+    }
+    $impact -ge $preference
+}
+
+function Copy-MSCommerceRequest {
+    <#
+    .SYNOPSIS
+    A copy of a request with some fields set (a $null value removes the field).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Collections.IDictionary] $Request,
+
+        [hashtable] $Set = @{}
+    )
+
+    $copy = @{}
+    foreach ($key in @($Request.Keys)) {
+        $copy[[string]$key] = $Request[$key]
+    }
+    foreach ($key in @($Set.Keys)) {
+        $copy[[string]$key] = $Set[$key]
+    }
+    $copy
+}
+
+function Select-MSCommerceApprovedPlan {
+    <#
+    .SYNOPSIS
+    Asks ShouldProcess for each product of a what-if plan that would change ("What if:" lines under
+    -WhatIf, a question per product under -Confirm); answers the ids it allowed.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Caller,
+
+        [AllowEmptyCollection()]
+        [object[]] $Plan = @()
+    )
+
+    $approved = New-Object -TypeName System.Collections.Generic.List[string]
+    foreach ($item in $Plan) {
+        if ([string]$item.Status -ne 'WouldUpdate') {
+            continue
+        }
+        $target = "product '$($item.ProductId)'"
+        if (-not [string]::IsNullOrEmpty([string]$item.ProductName)) {
+            $target = "product '$($item.ProductId)' ($($item.ProductName))"
+        }
+        $action = "Set policy '$($item.PolicyId)' from '$($item.PreviousValue)' to '$($item.PolicyValue)'"
+        if ($Caller.ShouldProcess($target, $action)) {
+            $approved.Add([string]$item.ProductId)
+        }
+    }
+    , $approved.ToArray()
+}
+
+function New-MSCommerceApprovedRequest {
+    <#
+    .SYNOPSIS
+    The request restricted to the products the user allowed: their ids (a product change), or a
+    baseline naming them with their planned values and leaving every other product alone.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Collections.IDictionary] $Request,
+
+        [AllowEmptyCollection()]
+        [object[]] $Plan = @(),
+
+        [AllowEmptyCollection()]
+        [string[]] $Approved = @()
+    )
+
+    $chosen = @($Plan | Where-Object { $Approved -contains [string]$_.ProductId })
+    if ($null -eq $Request['baseline']) {
+        return Copy-MSCommerceRequest -Request $Request -Set @{ productIds = [string[]]$Approved; allProducts = $null; exceptProductIds = $null }
+    }
+    $products = New-Object -TypeName System.Collections.Generic.List[object]
+    foreach ($item in $chosen) {
+        $products.Add(@{ ProductId = [string]$item.ProductId; PolicyValue = [string]$item.PolicyValue })
+    }
+    $baseline = @{ PolicyId = [string]$chosen[0].PolicyId; Products = $products.ToArray(); OtherProducts = 'Keep' }
+    Copy-MSCommerceRequest -Request $Request -Set @{ baseline = $baseline }
+}
+
+function Write-MSCommerceBulkProgress {
+    <#
+    .SYNOPSIS
+    The progress bar of a bulk run from its progress object (Done of Total).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $Activity,
+
+        [Parameter(Mandatory = $true)]
+        [object] $State
+    )
+
+    $total = [int]$State.Total
+    $done = [int]$State.Done
+    $percent = 100
+    if ($total -gt 0) {
+        $percent = [int][Math]::Min(100, [Math]::Floor(100 * $done / $total))
+    }
+    $status = '{0} of {1} products: {2} updated, {3} unchanged, {4} failed' -f $done, $total, [int]$State.Updated, [int]$State.Unchanged, [int]$State.Failed
+    Write-Progress -Activity $Activity -Status $status -PercentComplete $percent
+}
+
+function Invoke-MSCommerceBulkCall {
+    <#
+    .SYNOPSIS
+    One msc_update call of a bulk run: @{ Value = its answer's value }, or $null after writing its
+    error (terminating for a baseline file's run).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Caller,
+
+        [Parameter(Mandatory = $true)]
+        [System.Collections.IDictionary] $Request,
+
+        [AllowNull()]
+        [object] $TargetObject,
+
+        [switch] $Terminating
+    )
+
+    $call = Invoke-MSCommerceNativeCall -Operation update -Request $Request
+    if ($call.Code -ne 0 -or $null -ne $call.Answer.error) {
+        Write-MSCommerceCallError -Caller $Caller -Operation update -Call $call -TargetObject $TargetObject -Terminating:$Terminating
+        return $null
+    }
+    @{ Value = $call.Answer.value }
+}
+
+function Invoke-MSCommerceBulkSteps {
+    <#
+    .SYNOPSIS
+    Runs a bulk request with the library's steps: start, poll until finished (with progress), and
+    cancel when stopped early (Ctrl+C, a terminating error). Answers the finished object, or $null
+    after writing the error when the run could not start.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Caller,
+
+        [Parameter(Mandatory = $true)]
+        [System.Collections.IDictionary] $Request,
+
+        [Parameter(Mandatory = $true)]
+        [string] $Activity,
+
+        [string] $TypeName,
+
+        # How a failed call is reported: Invoke-MSCommerceBulkCall's Caller, TargetObject, Terminating.
+        [Parameter(Mandatory = $true)]
+        [hashtable] $Failure
+    )
+
+    $started = Invoke-MSCommerceBulkCall @Failure -Request (Copy-MSCommerceRequest -Request $Request -Set @{ step = 'start' })
+    if ($null -eq $started) {
+        return $null
+    }
+    $state = $started.Value
+    $ended = $false
+    try {
+        while (-not $state.Finished) {
+            Write-MSCommerceBulkProgress -Activity $Activity -State $state
+            $polled = Invoke-MSCommerceBulkCall @Failure -Request @{ step = 'poll' }
+            if ($null -eq $polled) {
+                $ended = $true
+                return $null
+            }
+            $state = $polled.Value
+        }
+        $ended = $true
+    }
+    finally {
+        if (-not $ended) {
+            # Stopped while the job runs: no further write starts, those in flight finish, and the
+            # answer reports every product (not written: Failed, "cancelled").
+            $call = Invoke-MSCommerceNativeCall -Operation update -Request @{ step = 'cancel' }
+            if ($call.Code -eq 0 -and $null -ne $call.Answer.value) {
+                $state = $call.Answer.value
+                Write-MSCommerceBulkResult -Caller $Caller -Result @($state.Results) -TypeName $TypeName
+            }
+        }
+        Write-Progress -Activity $Activity -Completed
+    }
+    $state
+}
+
+function Write-MSCommerceBulkResult {
+    <#
+    .SYNOPSIS
+    Writes per-product results: the products done as output objects (PreviousValue and Status
+    added to the usual properties), then one non-terminating ErrorRecord per failed product (its
+    id as the target), so that -ErrorAction Stop still lets the others through first.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Caller,
+
+        [AllowEmptyCollection()]
+        [object[]] $Result = @(),
+
+        [string] $TypeName
+    )
+
+    $failed = @()
+    foreach ($item in $Result) {
+        if ($null -eq $item) {
+            continue
+        }
+        if ([string]$item.Status -eq 'Failed') {
+            $failed += $item
+            continue
+        }
+        Add-MSCommerceTypeName -InputObject $item -TypeName $TypeName
+    }
+    foreach ($item in $failed) {
+        $errorObject = $item.Error
+        if ($null -eq $errorObject) {
+            $errorObject = New-Object -TypeName PSObject -Property @{ code = 'Internal'; message = "Product '$($item.ProductId)' was not changed (no reason given)." }
+        }
+        $Caller.WriteError((New-MSCommerceErrorRecord -ErrorObject $errorObject -TargetObject ([string]$item.ProductId)))
+    }
+}
+
+function Merge-MSCommerceBulkResult {
+    <#
+    .SYNOPSIS
+    The results of a run restricted to the approved products, completed with the plan's other
+    products that are not declined ones (Unchanged, Failed), in the plan's order.
+    #>
+    [CmdletBinding()]
+    param(
+        [AllowEmptyCollection()]
+        [object[]] $Plan = @(),
+
+        [AllowEmptyCollection()]
+        [object[]] $Result = @()
+    )
+
+    $byId = @{}
+    foreach ($item in $Result) {
+        $byId[([string]$item.ProductId).ToUpperInvariant()] = $item
+    }
+    foreach ($item in $Plan) {
+        $key = ([string]$item.ProductId).ToUpperInvariant()
+        if ($byId.ContainsKey($key)) {
+            $byId[$key]
+            $byId.Remove($key)
+        }
+        elseif ([string]$item.Status -ne 'WouldUpdate') {
+            $item
+        }
+    }
+    foreach ($item in $Result) {
+        if ($byId.ContainsKey(([string]$item.ProductId).ToUpperInvariant())) {
+            $item
+        }
+    }
+}
+
+function Invoke-MSCommerceBulk {
+    <#
+    .SYNOPSIS
+    A bulk update or baseline apply: a what-if plan and ShouldProcess per product that would change
+    when -WhatIf or -Confirm is in effect, then the run of what was allowed, and its results.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Caller,
+
+        [Parameter(Mandatory = $true)]
+        [System.Collections.IDictionary] $Request,
+
+        [string] $TypeName = 'MSCommerce.ProductPolicy',
+
+        [string] $Activity = 'Updating product policies',
+
+        [AllowNull()]
+        [object] $TargetObject,
+
+        [switch] $Terminating
+    )
+
+    $failure = @{ Caller = $Caller; TargetObject = $TargetObject; Terminating = [bool]$Terminating }
+    $plan = $null
+    if (Test-MSCommerceShouldAsk -Caller $Caller) {
+        $planned = Invoke-MSCommerceBulkCall @failure -Request (Copy-MSCommerceRequest -Request $Request -Set @{ whatIf = $true })
+        if ($null -eq $planned) {
+            return
+        }
+        $plan = @($planned.Value | Where-Object { $null -ne $_ })
+        $approved = Select-MSCommerceApprovedPlan -Caller $Caller -Plan $plan
+        if ($WhatIfPreference -or $approved.Count -eq 0) {
+            # Nothing is written: the plan's failures are still errors (an unknown id, a product
+            # gone from the tenant); under -WhatIf nothing else is output.
+            $shown = @($plan | Where-Object { [string]$_.Status -eq 'Failed' -or (-not $WhatIfPreference -and [string]$_.Status -eq 'Unchanged') })
+            Write-MSCommerceBulkResult -Caller $Caller -Result $shown -TypeName $TypeName
+            return
+        }
+        $Request = New-MSCommerceApprovedRequest -Request $Request -Plan $plan -Approved $approved
+    }
+
+    $state = Invoke-MSCommerceBulkSteps -Caller $Caller -Request $Request -Activity $Activity -TypeName $TypeName -Failure $failure
+    if ($null -eq $state) {
+        return
+    }
+    $results = @($state.Results | Where-Object { $null -ne $_ })
+    if ($null -ne $plan) {
+        $results = @(Merge-MSCommerceBulkResult -Plan $plan -Result $results)
+    }
+    Write-MSCommerceBulkResult -Caller $Caller -Result $results -TypeName $TypeName
+}
