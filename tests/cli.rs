@@ -415,10 +415,22 @@ fn several_products_are_checked_first_then_set_with_progress() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // Several ids are one bulk change: one result per product, with its
+    // previous value and status, and progress lines on stderr (not a terminal).
     let v = stdout_json(&o);
-    assert_eq!(v.as_array().unwrap().len(), 3);
+    let results = v.as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    for r in results {
+        assert_eq!(r["Status"], "Updated", "{r}");
+        assert_eq!(r["PreviousValue"], "Enabled", "{r}");
+        assert_eq!(r["PolicyValue"], "Disabled", "{r}");
+    }
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("[3/3] CFQ7TTC0KP0P: Disabled"), "{err}");
+    assert!(err.contains("products set: 3/3 done (3 updated"), "{err}");
+    assert!(
+        err.contains("products set: 3 products, 3 updated, 0 unchanged, 0 failed"),
+        "{err}"
+    );
     for id in ["CFQ7TTC0KP0N", "CFQ7TTC0KXG6", "CFQ7TTC0KP0P"] {
         assert_eq!(emu.product_value(id).unwrap(), "Disabled");
     }
@@ -473,7 +485,16 @@ fn several_products_are_checked_first_then_set_with_progress() {
         "{err}"
     );
     assert_ne!(o.status.code(), Some(0));
-    assert_eq!(stdout_json(&o).as_array().unwrap().len(), 1);
+    // Both products are reported: the failed one with its error.
+    let v = stdout_json(&o);
+    let results = v.as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    let failed = results
+        .iter()
+        .find(|r| r["ProductId"] == "CFQ7TTC0KXG6")
+        .unwrap();
+    assert_eq!(failed["Status"], "Failed", "{failed}");
+    assert_eq!(failed["Error"]["httpStatus"], 400, "{failed}");
     assert_eq!(
         emu.product_value("CFQ7TTC0KP0N").unwrap(),
         "OnlyTrialsWithoutPaymentMethod"
@@ -503,6 +524,38 @@ fn what_if_reads_but_changes_nothing() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // Several ids: the plan on stdout (WouldUpdate), a summary on stderr.
+    let v = stdout_json(&o);
+    let plan = v.as_array().unwrap();
+    assert_eq!(plan.len(), 2);
+    for r in plan {
+        assert_eq!(r["Status"], "WouldUpdate", "{r}");
+        assert_eq!(r["PreviousValue"], "Enabled", "{r}");
+        assert_eq!(r["PolicyValue"], "Disabled", "{r}");
+    }
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "What if: 2 of 2 products would change, 0 unchanged, 0 failed; nothing was changed"
+        ),
+        "{err}"
+    );
+    assert_eq!(emu.stats().updates, before, "no PUT");
+    assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Enabled");
+    // One id: the single update's what-if line, nothing on stdout.
+    let o = as_admin(
+        &emu,
+        &[
+            "products",
+            "set",
+            "--product-id",
+            "CFQ7TTC0KP0N",
+            "--enabled",
+            "false",
+            "--what-if",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0));
     assert!(o.stdout.is_empty());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -510,7 +563,6 @@ fn what_if_reads_but_changes_nothing() {
         "{err}"
     );
     assert_eq!(emu.stats().updates, before, "no PUT");
-    assert_eq!(emu.product_value("CFQ7TTC0KP0N").unwrap(), "Enabled");
     // An unknown product is reported as it would be by a real run.
     let o = as_admin(
         &emu,
