@@ -220,11 +220,15 @@ function Invoke-TestPowerShell {
 
         [hashtable] $Environment = @{},
 
-        [int] $TimeoutSeconds = 180
+        [int] $TimeoutSeconds = 180,
+
+        # Without -NonInteractive: a prompt (a -Confirm question) reads its answer from the next
+        # line of $InputText.
+        [switch] $Interactive
     )
     $info = New-Object System.Diagnostics.ProcessStartInfo
     $info.FileName = $PowerShell
-    $info.Arguments = '-NoProfile -NonInteractive -Command -'
+    $info.Arguments = if ($Interactive) { '-NoProfile -Command -' } else { '-NoProfile -NonInteractive -Command -' }
     $info.UseShellExecute = $false
     $info.RedirectStandardInput = $true
     $info.RedirectStandardOutput = $true
@@ -266,6 +270,44 @@ function Invoke-TestPowerShell {
     finally {
         $process.Dispose()
     }
+}
+
+function Invoke-ModuleProcess {
+    # Runs $InputText in a new PowerShell process (Invoke-TestPowerShell: one command a line, as
+    # typed at a prompt) after importing the module and connecting as admin to the plain emulator.
+    # Its host shows "What if:" lines and, with -Interactive, asks -Confirm questions, answered by
+    # the lines after the command.
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $InputText,
+
+        [switch] $Interactive
+    )
+    $manifest = $script:ManifestPath.Replace("'", "''")
+    $url = $script:Emulator.Url
+    $preamble = "Import-Module -Name '$manifest' -ErrorAction Stop`n" +
+        "Connect-MSCommerce -AccessToken '$(Get-EmulatorToken)' -ServiceUrl '$url' -AuthorityHost '$url' 6> `$null`n"
+    Invoke-TestPowerShell -InputText ($preamble + $InputText) -Interactive:$Interactive -Environment @{
+        MSCOMMERCE_NATIVE_LIBRARY = $env:MSCOMMERCE_NATIVE_LIBRARY
+        NO_COLOR                  = '1'
+    }
+}
+
+function Set-EmulatorCatalogue {
+    # Serves another catalogue (seed, docs2025, generated:N), every value Enabled; a reset keeps it.
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $Catalogue
+    )
+    $null = Invoke-Emulator -Path '/_emulator/catalogue' -Body @{ catalogue = $Catalogue }
+}
+
+function Set-EmulatorFaults {
+    # Replaces the emulator's faults (latencyMs, throttle, events, ...: /_emulator).
+    param(
+        [hashtable] $Faults = @{}
+    )
+    $null = Invoke-RestMethod -Method Post -Uri ($script:Emulator.Url + '/_emulator/faults') -ContentType 'application/json' -Body (ConvertTo-Json -InputObject $Faults -Compress -Depth 6)
 }
 
 function Invoke-InRunspace {
