@@ -793,7 +793,7 @@ impl Plan {
 }
 
 /// Poll every future until all are done (no extra dependency for this).
-async fn join_all<F: Future<Output = ()>>(futures: Vec<F>) {
+pub(crate) async fn join_all<F: Future<Output = ()>>(futures: Vec<F>) {
     let mut slots: Vec<Option<Pin<Box<F>>>> =
         futures.into_iter().map(|f| Some(Box::pin(f))).collect();
     std::future::poll_fn(move |cx| {

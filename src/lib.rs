@@ -7,7 +7,9 @@
 //!   [`pacer`], a verifying listing, one result per product);
 //! - [`baseline`]: baseline files, drift, and their apply through [`bulk`];
 //! - [`replaced`]: product ids Microsoft replaced, named in 404 errors;
-//! - [`auth`]: sign-in flows and the token cache;
+//! - [`fleet`]: many tenants in one call (a request per tenant, bounded
+//!   concurrency, one result per tenant);
+//! - [`auth`]: sign-in flows and the token caches (one per tenant);
 //! - [`session`]: a session and the JSON requests of the C ABI;
 //! - [`transport`]: the HTTP client (TLS 1.2+, trust store, proxy);
 //! - [`text`]: outside text made safe to show (one line, no control
@@ -23,6 +25,7 @@ pub mod bulk;
 pub mod client;
 pub mod environment;
 pub mod error;
+pub mod fleet;
 pub mod ffi;
 pub mod ids;
 pub mod log;

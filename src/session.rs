@@ -10,6 +10,7 @@ use crate::auth::managed_identity::ManagedIdentitySource;
 use crate::auth::password::PasswordSource;
 use crate::auth::refresh::RefreshTokenSource;
 use crate::auth::static_token::StaticToken;
+use crate::auth::tenants::{TenantKey, TenantSignIn};
 use crate::auth::{
     authority_endpoint, normalise_scope, validate_client_id, validate_tenant, ConnectionInfo,
     Credential, Flow, Secret, Token, TokenSource, MODULE_CLIENT_ID,
@@ -18,6 +19,7 @@ use crate::baseline::Baseline;
 use crate::bulk::{BulkProgress, ProgressFn, RunOptions, Selection};
 use crate::client::ServiceClient;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fleet::{FleetProgress, FleetProgressFn, FleetRequest};
 use crate::log::CallLog;
 use crate::model::requested_value;
 use crate::options::{OptionsJson, SessionOptions};
@@ -89,6 +91,10 @@ pub struct Connection {
     endpoint: Endpoint,
     credential: Credential,
     info: ConnectionInfo,
+    /// Sign-in at other tenants (docs/fleet.md §1), when the flow allows it.
+    tenants: Option<TenantSignIn>,
+    /// The tenant of the connect request as given (a domain, or a GUID).
+    connected_tenant: String,
 }
 
 impl Connection {
@@ -108,6 +114,8 @@ pub struct Session {
     pending: tokio::sync::Mutex<Option<PendingSignIn>>,
     /// A bulk change between its `start` and its last `poll`.
     job: Mutex<Option<Job>>,
+    /// A fleet run (docs/fleet.md §3) between its `start` and its last `poll`.
+    fleet_job: Mutex<Option<FleetJob>>,
 }
 
 /// A two-step sign-in waiting for the user.
@@ -178,6 +186,8 @@ struct GetRequest {
     baseline: Option<Value>,
     /// `baseline` (export): Keep (default) or a value.
     other_products: Option<String>,
+    /// Another tenant than the connection's (docs/fleet.md §2).
+    tenant_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -198,6 +208,8 @@ struct UpdateRequest {
     what_if: Option<bool>,
     bulk_timeout_seconds: Option<f64>,
     step: Option<String>,
+    /// Another tenant than the connection's (docs/fleet.md §2).
+    tenant_id: Option<String>,
 }
 
 impl UpdateRequest {
@@ -237,16 +249,37 @@ impl UpdateRequest {
 
 /// A bulk change running in the background between its `start` and its
 /// last `poll` (dropping it stops it).
-struct Job {
-    progress: tokio::sync::watch::Receiver<BulkProgress>,
+struct BackgroundJob<P> {
+    progress: tokio::sync::watch::Receiver<P>,
     cancel: Arc<AtomicBool>,
     log: Arc<CallLog>,
     abort: tokio::task::AbortHandle,
 }
 
-impl Drop for Job {
+impl<P> Drop for BackgroundJob<P> {
     fn drop(&mut self) {
         self.abort.abort();
+    }
+}
+
+type Job = BackgroundJob<BulkProgress>;
+/// A fleet run in the background (docs/fleet.md §3).
+type FleetJob = BackgroundJob<FleetProgress>;
+
+/// A background job's progress says when it has ended.
+trait Finished {
+    fn finished(&self) -> bool;
+}
+
+impl Finished for BulkProgress {
+    fn finished(&self) -> bool {
+        self.finished
+    }
+}
+
+impl Finished for FleetProgress {
+    fn finished(&self) -> bool {
+        self.finished
     }
 }
 
@@ -322,7 +355,20 @@ impl Session {
             connection: RwLock::new(None),
             pending: tokio::sync::Mutex::new(None),
             job: Mutex::new(None),
+            fleet_job: Mutex::new(None),
         })
+    }
+
+    /// A session sharing this one's HTTP client and connection (and so its
+    /// tenants' token caches), for a fleet run in the background.
+    fn snapshot(&self) -> Session {
+        Session {
+            base: self.base.clone(),
+            connection: RwLock::new(self.current()),
+            pending: tokio::sync::Mutex::new(None),
+            job: Mutex::new(None),
+            fleet_job: Mutex::new(None),
+        }
     }
 
     pub fn options(&self) -> &SessionOptions {
@@ -350,8 +396,11 @@ impl Session {
         if let Ok(mut p) = self.pending.try_lock() {
             *p = None;
         }
-        // A bulk change running in the background stops.
+        // A bulk change or fleet run in the background stops.
         if let Ok(mut j) = self.job.lock() {
+            *j = None;
+        }
+        if let Ok(mut j) = self.fleet_job.lock() {
             *j = None;
         }
     }
@@ -394,6 +443,8 @@ impl Session {
         }
         let authority = endpoint.options.authority_host.clone();
         let user_tenant = req.tenant_id.as_deref().unwrap_or("organizations").trim();
+        let mut other_tenants: Option<TenantKey> = None;
+        let fleet_scope = scope.clone();
         let (source, first, tenant, client): (
             Box<dyn TokenSource>,
             Option<Token>,
@@ -424,6 +475,7 @@ impl Session {
             Flow::ClientSecret => {
                 let (tenant, client_id) = app_ids(&req)?;
                 let secret = required_secret("clientSecret", &req.client_secret)?;
+                other_tenants = Some(TenantKey::ClientSecret(secret.clone()));
                 let source = client_secret_source(
                     &endpoint.sign_in_transport(),
                     &authority,
@@ -469,12 +521,14 @@ impl Session {
                         }))
                     }
                 };
+                let key = Arc::new(key);
+                other_tenants = Some(TenantKey::Certificate(key.clone()));
                 let source = certificate_source(
                     &endpoint.sign_in_transport(),
                     &authority,
                     tenant,
                     client_id,
-                    Arc::new(key),
+                    key,
                     scope,
                     log,
                 )?;
@@ -517,6 +571,7 @@ impl Session {
                     password.clone(),
                     scope,
                 );
+                other_tenants = Some(TenantKey::Refresh(source.store()));
                 (Box::new(source), None, None, Some(client_id.to_string()))
             }
             Flow::DeviceCode | Flow::Interactive => unreachable!("handled above"),
@@ -525,8 +580,21 @@ impl Session {
         // Sign in now, so a wrong secret fails Connect, not the first Get.
         let token = credential.token(None, log).await?;
         let tenant = tenant.unwrap_or_else(|| user_tenant.to_string());
-        self.keep(flow, endpoint, credential, &token, tenant, client, log)
-            .await
+        let tenants = match (other_tenants, &client) {
+            (Some(key), Some(client_id)) => Some(TenantSignIn::new(
+                key,
+                endpoint.sign_in_transport(),
+                endpoint.http.clone(),
+                authority.clone(),
+                client_id.clone(),
+                fleet_scope,
+            )),
+            _ => None,
+        };
+        self.keep(
+            flow, endpoint, credential, &token, tenant, client, tenants, log,
+        )
+        .await
     }
 
     /// Keep a new connection on the session (replacing any other) and answer
@@ -540,9 +608,11 @@ impl Session {
         token: &Token,
         tenant: String,
         client: Option<String>,
+        tenants: Option<TenantSignIn>,
         log: &CallLog,
     ) -> Result<Value> {
         let claims = crate::auth::jwt::claims(token.secret.expose()).unwrap_or_default();
+        let connected_tenant = tenant.clone();
         let info = ConnectionInfo {
             account: claims.account(),
             tenant_id: claims.tid.clone().or(Some(tenant)),
@@ -555,6 +625,8 @@ impl Session {
             endpoint,
             credential,
             info,
+            tenants,
+            connected_tenant,
         });
         let answer = serde_json::to_value(connection.info().await)
             .map_err(|e| Error::internal(e.to_string()))?;
@@ -692,8 +764,16 @@ impl Session {
                     p.endpoint.http.clone(),
                     p.token_url,
                     p.client_id.clone(),
-                    p.scope,
+                    p.scope.clone(),
                     refresh,
+                );
+                let tenants = TenantSignIn::new(
+                    TenantKey::Refresh(source.store()),
+                    p.endpoint.sign_in_transport(),
+                    p.endpoint.http.clone(),
+                    p.endpoint.options.authority_host.clone(),
+                    p.client_id.clone(),
+                    p.scope,
                 );
                 let credential = Credential::new(Box::new(source), Some(token.clone()));
                 self.keep(
@@ -703,6 +783,7 @@ impl Session {
                     &token,
                     p.tenant,
                     Some(p.client_id),
+                    Some(tenants),
                     log,
                 )
                 .await
@@ -727,8 +808,43 @@ impl Session {
     fn call_context(
         &self,
         access_token: &Option<Secret>,
+        tenant_id: &Option<String>,
     ) -> Result<(ServiceClient, CallCredential)> {
         let connection = self.current();
+        let tenant = tenant_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        if let Some(t) = tenant {
+            crate::auth::validate_tenant(t)?;
+            if access_token.is_some() {
+                return Err(Error::invalid(
+                    "give tenantId or accessToken, not both (a token given for a call is for its own tenant)",
+                ));
+            }
+            let Some(c) = connection else {
+                return Err(Error::new(ErrorKind::NotConnected, NOT_CONNECTED_MESSAGE));
+            };
+            let own = t.eq_ignore_ascii_case(&c.connected_tenant)
+                || c.info
+                    .tenant_id
+                    .as_deref()
+                    .is_some_and(|o| o.eq_ignore_ascii_case(t));
+            if own {
+                return Ok((c.endpoint.service.clone(), CallCredential::Connection(c)));
+            }
+            let Some(tenants) = &c.tenants else {
+                return Err(Error::invalid(format!(
+                    "tenantId '{t}': a connection by {:?} reaches its own tenant only; connect with clientSecret, certificate (a multi-tenant app) or deviceCode, interactive, password (a partner admin) to reach other tenants",
+                    c.info.flow
+                )));
+            };
+            let credential = tenants.credential(t)?;
+            return Ok((
+                c.endpoint.service.clone(),
+                CallCredential::Tenant(credential, t.to_string()),
+            ));
+        }
         let service = connection
             .as_ref()
             .map(|c| c.endpoint.service.clone())
@@ -751,7 +867,140 @@ impl Session {
 
     /// `msc_get`; ends within the request timeout.
     pub async fn get(&self, request: &str, log: &CallLog) -> Result<Value> {
+        if FleetRequest::parse(request)?.is_some() {
+            return self
+                .fleet_with_progress(crate::fleet::Op::Get, request, log, &|_| {})
+                .await;
+        }
         within(self.timeout(), log, self.get_within(request, log)).await
+    }
+
+    /// How long `msc_get` with this request may take: the request timeout,
+    /// or for a fleet request the rounds of its tenants.
+    pub fn get_limit(&self, request: &str) -> std::time::Duration {
+        match FleetRequest::parse(request) {
+            Ok(Some(f)) => f.limit(self.timeout()),
+            _ => self.timeout(),
+        }
+    }
+
+    /// A request with `tenants` (docs/fleet.md §3), one-shot or a step,
+    /// telling `on_progress` after each tenant.
+    pub async fn fleet_with_progress(
+        &self,
+        op: crate::fleet::Op,
+        request: &str,
+        log: &CallLog,
+        on_progress: FleetProgressFn<'_>,
+    ) -> Result<Value> {
+        let Some(fleet) = FleetRequest::parse(request)? else {
+            return Err(Error::invalid("tenants is required"));
+        };
+        if self.current().is_none() {
+            return Err(Error::new(ErrorKind::NotConnected, NOT_CONNECTED_MESSAGE));
+        }
+        match (fleet.step().as_deref(), op) {
+            (None, _) => {
+                let results = crate::fleet::run(
+                    self,
+                    op,
+                    &fleet,
+                    log,
+                    &AtomicBool::new(false),
+                    on_progress,
+                )
+                .await;
+                to_json(&results)
+            }
+            (Some("start"), crate::fleet::Op::Update) => self.fleet_start(fleet),
+            (Some(step), _) => Err(Error::invalid(format!(
+                "step '{}' with tenants: use step start on msc_update, then poll or cancel with no other field",
+                crate::text::echo(step)
+            ))),
+        }
+    }
+
+    /// Start a fleet run in the background; answers its first progress.
+    fn fleet_start(&self, fleet: FleetRequest) -> Result<Value> {
+        let busy = self.job.lock().map(|j| j.is_some()).unwrap_or(true)
+            || self.fleet_job.lock().map(|j| j.is_some()).unwrap_or(true);
+        if busy {
+            return Err(Error::invalid(
+                "a bulk change or fleet run is running on this session: poll it to its end, or cancel it",
+            ));
+        }
+        let first = FleetProgress {
+            tenants: fleet.tenants.len(),
+            ..Default::default()
+        };
+        let (tx, rx) = tokio::sync::watch::channel(first.clone());
+        let cancel = Arc::new(AtomicBool::new(false));
+        let job_log = Arc::new(CallLog::new());
+        let (c2, l2) = (cancel.clone(), job_log.clone());
+        let snapshot = self.snapshot();
+        let task = tokio::spawn(async move {
+            let send = |p: &FleetProgress| {
+                tx.send_replace(p.clone());
+            };
+            let results =
+                crate::fleet::run(&snapshot, crate::fleet::Op::Update, &fleet, &l2, &c2, &send)
+                    .await;
+            let mut last = tx.borrow().clone();
+            last.tenants_done = results.len();
+            last.finished = true;
+            last.results = Some(results);
+            tx.send_replace(last);
+        });
+        if let Ok(mut j) = self.fleet_job.lock() {
+            *j = Some(FleetJob {
+                progress: rx,
+                cancel,
+                log: job_log,
+                abort: task.abort_handle(),
+            });
+        }
+        to_json(&first)
+    }
+
+    /// `poll` or `cancel` of a job in the background (`what`: "bulk
+    /// change" or "fleet run"); `None` when there is none.
+    async fn poll_job<P: Finished + Clone + serde::Serialize>(
+        &self,
+        slot: &Mutex<Option<BackgroundJob<P>>>,
+        what: &str,
+        cancel_it: bool,
+        log: &CallLog,
+    ) -> Option<Result<Value>> {
+        let (mut rx, cancel, job_log) = match slot.lock() {
+            Ok(j) => {
+                let j = j.as_ref()?;
+                (j.progress.clone(), j.cancel.clone(), j.log.clone())
+            }
+            Err(_) => return Some(Err(Error::internal("the session's job lock is poisoned"))),
+        };
+        let wait = if cancel_it {
+            cancel.store(true, Ordering::SeqCst);
+            log.push(format!("{what}: cancelled; what is in flight finishes"));
+            self.timeout()
+        } else {
+            BULK_POLL_WAIT.min(self.timeout() / 2)
+        };
+        let gone = wait_for_end(&mut rx, |p| p.finished(), wait).await;
+        for line in job_log.take() {
+            log.push(line);
+        }
+        let progress = rx.borrow().clone();
+        if progress.finished() || gone {
+            if let Ok(mut j) = slot.lock() {
+                *j = None;
+            }
+        }
+        if gone && !progress.finished() {
+            return Some(Err(Error::internal(format!(
+                "internal error (a bug): the {what} ended without its results"
+            ))));
+        }
+        Some(to_json(&progress))
     }
 
     async fn get_within(&self, request: &str, log: &CallLog) -> Result<Value> {
@@ -802,7 +1051,7 @@ impl Session {
                 crate::ids::validate_id(what, id)?;
             }
         }
-        let (service, cred) = self.call_context(&req.access_token)?;
+        let (service, cred) = self.call_context(&req.access_token, &req.tenant_id)?;
         let cred = cred.get();
         match resource {
             "policies" => service
@@ -884,7 +1133,7 @@ impl Session {
                 Some(v) => v,
                 None => crate::baseline::KEEP,
             };
-            let (service, cred) = self.call_context(&req.access_token)?;
+            let (service, cred) = self.call_context(&req.access_token, &req.tenant_id)?;
             let products = crate::bulk::list_products(&service, policy, cred.get(), log).await?;
             let tenant = cred.tenant(&req.access_token).await;
             return to_json(&Baseline::export(policy, tenant, &products, rule)?);
@@ -895,7 +1144,7 @@ impl Session {
                 .ok_or_else(|| Error::invalid("baseline is required"))?,
         )?;
         same_policy(&req.policy_id, &baseline)?;
-        let (service, cred) = self.call_context(&req.access_token)?;
+        let (service, cred) = self.call_context(&req.access_token, &req.tenant_id)?;
         baseline.check_tenant(cred.tenant(&req.access_token).await.as_deref())?;
         let products =
             crate::bulk::list_products(&service, &baseline.policy_id, cred.get(), log).await?;
@@ -925,7 +1174,28 @@ impl Session {
         log: &CallLog,
         on_progress: ProgressFn<'_>,
     ) -> Result<Value> {
+        if FleetRequest::parse(request)?.is_some() {
+            return self
+                .fleet_with_progress(crate::fleet::Op::Update, request, log, &|_| {})
+                .await;
+        }
         let req: UpdateRequest = parse("update", request)?;
+        let fleet_running = self.fleet_job.lock().map(|j| j.is_some()).unwrap_or(false);
+        if fleet_running {
+            let step = req.step.as_deref().map(|s| s.trim().to_ascii_lowercase());
+            if let Some(step @ ("poll" | "cancel")) = step.as_deref() {
+                let only = parse::<serde_json::Map<String, Value>>("update", request)?.len() == 1;
+                if !only {
+                    return Err(Error::invalid(format!("step {step} takes no other field")));
+                }
+                if let Some(answer) = self
+                    .poll_job(&self.fleet_job, "fleet", step == "cancel", log)
+                    .await
+                {
+                    return answer;
+                }
+            }
+        }
         if req.step.is_some() {
             return within(self.timeout(), log, self.update_step(req, log)).await;
         }
@@ -955,6 +1225,14 @@ impl Session {
     /// the cap finish, then the verification listing); one more is the
     /// margin of this outer bound. Else the request timeout.
     pub fn update_limit(&self, request: &str) -> std::time::Duration {
+        match FleetRequest::parse(request) {
+            Ok(Some(f)) if f.step().is_none() => {
+                let one = f.tenant_request(&f.tenants[0]);
+                return f.limit(self.update_limit(&one));
+            }
+            Ok(Some(_)) => return self.timeout(),
+            _ => {}
+        }
         match parse::<UpdateRequest>("update", request) {
             Ok(r) if r.is_bulk() && r.step.is_none() => {
                 r.cap().unwrap_or(crate::bulk::DEFAULT_BULK_TIMEOUT) + self.timeout() * 3
@@ -1062,7 +1340,7 @@ impl Session {
             };
             (selection, None)
         };
-        let (service, cred) = self.call_context(&req.access_token)?;
+        let (service, cred) = self.call_context(&req.access_token, &req.tenant_id)?;
         if let Some(b) = &baseline {
             b.check_tenant(cred.tenant(&req.access_token).await.as_deref())?;
         }
@@ -1136,55 +1414,17 @@ impl Session {
                     || req.concurrency.is_some()
                     || req.what_if.is_some()
                     || req.bulk_timeout_seconds.is_some()
-                    || req.except_product_ids.is_some();
+                    || req.except_product_ids.is_some()
+                    || req.tenant_id.is_some();
                 if others {
                     return Err(Error::invalid(format!("step {step} takes no other field")));
                 }
-                let (mut rx, cancel, job_log) = match self.job.lock() {
-                    Ok(j) => match j.as_ref() {
-                        Some(j) => (j.progress.clone(), j.cancel.clone(), j.log.clone()),
-                        None => {
-                            return Err(Error::invalid(format!(
-                                "no bulk change is running on this session: send step start first (step {step})"
-                            )))
-                        }
-                    },
-                    Err(_) => return Err(Error::internal("the session's job lock is poisoned")),
-                };
-                let wait = if step == "cancel" {
-                    cancel.store(true, Ordering::SeqCst);
-                    log.push("bulk: cancelled; writes in flight finish");
-                    self.timeout()
-                } else {
-                    BULK_POLL_WAIT.min(self.timeout() / 2)
-                };
-                let deadline = tokio::time::Instant::now() + wait;
-                let mut gone = false;
-                while !rx.borrow().finished {
-                    match tokio::time::timeout_at(deadline, rx.changed()).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => {
-                            gone = true;
-                            break;
-                        }
-                        Err(_) => break,
-                    }
+                match self.poll_job(&self.job, "bulk", step == "cancel", log).await {
+                    Some(answer) => answer,
+                    None => Err(Error::invalid(format!(
+                        "no bulk change is running on this session: send step start first (step {step})"
+                    ))),
                 }
-                for line in job_log.take() {
-                    log.push(line);
-                }
-                let progress = rx.borrow().clone();
-                if progress.finished || gone {
-                    if let Ok(mut j) = self.job.lock() {
-                        *j = None;
-                    }
-                }
-                if gone && !progress.finished {
-                    return Err(Error::internal(
-                        "internal error (a bug): the bulk change ended without its results",
-                    ));
-                }
-                to_json(&progress)
             }
             other => Err(Error::invalid(format!(
                 "step '{}' is not known; use start, then poll (or cancel)",
@@ -1210,7 +1450,7 @@ impl Session {
                 crate::ids::validate_id(what, id)?;
             }
         }
-        let (service, cred) = self.call_context(&req.access_token)?;
+        let (service, cred) = self.call_context(&req.access_token, &req.tenant_id)?;
         let cred = cred.get();
         match (req.product_id.as_deref(), req.offer_type.as_deref()) {
             (Some(product), None) => service
@@ -1230,11 +1470,31 @@ impl Session {
     }
 }
 
+/// Wait up to `wait` for a background job's progress to be `finished`;
+/// true when the job went away without saying so.
+async fn wait_for_end<T>(
+    rx: &mut tokio::sync::watch::Receiver<T>,
+    finished: impl Fn(&T) -> bool,
+    wait: std::time::Duration,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    while !finished(&rx.borrow()) {
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// A call's credential: the connection's, or one made for this call only.
 #[derive(Clone)]
 enum CallCredential {
     Connection(Arc<Connection>),
     Own(Arc<Credential>),
+    /// Another tenant's (`tenantId`): its own token cache.
+    Tenant(Arc<Credential>, String),
 }
 
 impl CallCredential {
@@ -1242,6 +1502,7 @@ impl CallCredential {
         match self {
             CallCredential::Connection(c) => &c.credential,
             CallCredential::Own(c) => c,
+            CallCredential::Tenant(c, _) => c,
         }
     }
 
@@ -1253,6 +1514,7 @@ impl CallCredential {
                 crate::auth::jwt::claims(t.expose()).and_then(|c| c.tid)
             }
             (CallCredential::Connection(c), _) => c.info().await.tenant_id,
+            (CallCredential::Tenant(_, t), _) => Some(t.clone()),
             _ => None,
         }
     }

@@ -18,6 +18,7 @@ pub mod password;
 pub mod refresh;
 pub mod secret;
 pub mod static_token;
+pub mod tenants;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::CallLog;

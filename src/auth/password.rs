@@ -19,7 +19,7 @@ pub struct PasswordSource {
     pub username: String,
     pub password: Secret,
     pub scope: String,
-    refresh: Mutex<Option<Secret>>,
+    refresh: super::refresh::RefreshStore,
 }
 
 impl PasswordSource {
@@ -38,8 +38,13 @@ impl PasswordSource {
             username,
             password,
             scope,
-            refresh: Mutex::new(None),
+            refresh: std::sync::Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Its refresh token's store, for the tenants' sources (docs/fleet.md).
+    pub fn store(&self) -> super::refresh::RefreshStore {
+        self.refresh.clone()
     }
 }
 

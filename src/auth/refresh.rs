@@ -10,7 +10,13 @@ use crate::log::CallLog;
 use async_trait::async_trait;
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, RefreshToken, Scope, TokenUrl};
+use std::sync::Arc;
 use tokio::sync::Mutex;
+
+/// Where a user sign-in's refresh token lives: shared by the connection's
+/// own credential and every tenant's (docs/fleet.md §1), so a rotation by
+/// one is the token the next one redeems.
+pub type RefreshStore = Arc<Mutex<Option<Secret>>>;
 
 /// The scopes a user sign-in asks for: the resource's, and
 /// `offline_access` so the platform issues a refresh token.
@@ -26,7 +32,10 @@ pub struct RefreshTokenSource {
     token_url: url::Url,
     client_id: String,
     scope: String,
-    refresh: Mutex<Option<Secret>>,
+    refresh: RefreshStore,
+    /// A tenant's source: a refusal at that tenant (no access there) says
+    /// nothing of the refresh token, which stays for the others.
+    keep_on_refusal: bool,
 }
 
 impl RefreshTokenSource {
@@ -37,13 +46,39 @@ impl RefreshTokenSource {
         scope: String,
         refresh: Option<Secret>,
     ) -> Self {
+        let mut source = Self::shared(
+            http,
+            token_url,
+            client_id,
+            scope,
+            Arc::new(Mutex::new(refresh)),
+        );
+        source.keep_on_refusal = false;
+        source
+    }
+
+    /// A source redeeming the refresh token of `store` at another tenant's
+    /// `token_url` (delegated access of a partner).
+    pub fn shared(
+        http: reqwest::Client,
+        token_url: url::Url,
+        client_id: String,
+        scope: String,
+        store: RefreshStore,
+    ) -> Self {
         RefreshTokenSource {
             http,
             token_url,
             client_id,
             scope,
-            refresh: Mutex::new(refresh),
+            refresh: store,
+            keep_on_refusal: true,
         }
+    }
+
+    /// Its refresh token's store, for the tenants' sources.
+    pub fn store(&self) -> RefreshStore {
+        self.refresh.clone()
     }
 }
 
@@ -77,7 +112,7 @@ impl TokenSource for RefreshTokenSource {
             }
             Err(e) => {
                 let err = map_token_error("Renewing the sign-in with the refresh token", e);
-                if err.kind != ErrorKind::Authentication {
+                if err.kind != ErrorKind::Authentication || self.keep_on_refusal {
                     // A network failure: the refresh token is still good.
                     *refresh = Some(rt);
                 }

@@ -95,8 +95,12 @@ unsafe fn call(
             }
             if let Op::Update = op {
                 // A bulk change: its cap (bulkTimeoutSeconds) and two
-                // request timeouts.
+                // request timeouts; a fleet run: its tenants' rounds.
                 limit.set(s.update_limit(&request));
+            }
+            if let Op::Get = op {
+                // A fleet request (docs/fleet.md): its tenants' rounds.
+                limit.set(s.get_limit(&request));
             }
             let log = CallLog::new();
             let result = match op {
