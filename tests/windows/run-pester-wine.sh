@@ -258,10 +258,18 @@ unset MSCOMMERCE_TEST_BIN MSCOMMERCE_NATIVE_LIBRARY
 export NO_COLOR=1
 export WINPWSH_TIMEOUT=${WINPWSH_TIMEOUT:-1200}
 
-paths=()
-for p in "${PESTER_PATHS[@]}"; do paths+=("$(winpath "$p")"); done
-args=(-NoProfile -NonInteractive -File "$(winpath tests/powershell/Invoke-PesterSuite.ps1)" -Label "$LABEL")
-if [ ${#paths[@]} -gt 0 ]; then args+=(-Path "$(IFS=,; echo "${paths[*]}")"); fi
+# psquote TEXT: TEXT as a PowerShell single-quoted string.
+psquote() { printf "'%s'" "${1//\'/\'\'}"; }
+suite=$(winpath tests/powershell/Invoke-PesterSuite.ps1)
+if [ ${#PESTER_PATHS[@]} -le 1 ]; then
+    args=(-NoProfile -NonInteractive -File "$suite" -Label "$LABEL")
+    if [ ${#PESTER_PATHS[@]} -eq 1 ]; then args+=(-Path "$(winpath "${PESTER_PATHS[0]}")"); fi
+else
+    # Several paths: -File would pass "a,b" as one path, so a command passes them as an array.
+    list=""
+    for p in "${PESTER_PATHS[@]}"; do list+="${list:+,}$(psquote "$(winpath "$p")")"; done
+    args=(-NoProfile -NonInteractive -Command "& $(psquote "$suite") -Label $(psquote "$LABEL") -Path $list; exit \$LASTEXITCODE")
+fi
 
 say "set-up took $(elapsed); running the suite under $WINPWSH (timeout ${WINPWSH_TIMEOUT} s)"
 step=$(date +%s)
