@@ -325,6 +325,8 @@ pub enum ProductsCommand {
         /// Scope of the listing (default product)
         #[arg(long, value_name = "SCOPE")]
         scope: Option<String>,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Show one product's value
     Get {
@@ -388,6 +390,8 @@ Ctrl+C exits at once, saying the state is not known.",
         enabled: Option<bool>,
         #[command(flatten)]
         bulk: BulkArgs,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
 }
 
@@ -416,6 +420,25 @@ pub struct BulkArgs {
     /// Show what would change (reads the current values) and change nothing
     #[arg(long)]
     pub what_if: bool,
+}
+
+const MANY: &str = "Many tenants";
+
+/// `--tenants`: the same command for each of several customer tenants.
+#[derive(Args, Debug, Default)]
+pub struct FleetArgs {
+    /// Run for each tenant of FILE (one tenant id or domain a line, # starts a comment) or of a list separated by commas; sign in with a multi-tenant app (--tenant-id the partner's tenant) or as a partner admin
+    #[arg(long, value_name = "FILE|T,T...", help_heading = MANY)]
+    pub tenants: Option<String>,
+    /// With --tenants: tenants worked on at the same time, 1 to 64 [default: 4]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "tenants",
+        value_parser = clap::value_parser!(u8).range(1..=64),
+        help_heading = MANY
+    )]
+    pub tenant_concurrency: Option<u8>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -481,6 +504,8 @@ return code (13 authentication, 16 throttled, 18 network, ...)."
         /// The baseline file
         #[arg(long, value_name = "FILE")]
         file: std::path::PathBuf,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Change the tenant to a baseline file's values
     #[command(
@@ -510,6 +535,8 @@ file cannot be read or is not a valid baseline; 130 after Ctrl+C; 2 usage error.
         file: std::path::PathBuf,
         #[command(flatten)]
         bulk: BulkArgs,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
 }
 

@@ -3,6 +3,7 @@
 
 use super::args::{BaselineCommand, Global, OutputFormat};
 use super::bulk::Run;
+use super::fleet::{Fleet, Kind, Tenants};
 use super::messages::{Failure, Stage};
 use super::output::{self, say};
 use super::Outcome;
@@ -19,10 +20,10 @@ pub const EXIT_DRIFT: u8 = 1;
 const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The columns of the drift objects in a table or CSV.
-const DRIFT_COLUMNS: [&str; 5] = ["ProductId", "ProductName", "Expected", "Actual", "Reason"];
+pub const DRIFT_COLUMNS: [&str; 5] = ["ProductId", "ProductName", "Expected", "Actual", "Reason"];
 
 /// A path as shown in a message.
-fn shown(path: &Path) -> String {
+pub fn shown(path: &Path) -> String {
     mscommerce::text::clipped(&path.display().to_string(), 200)
 }
 
@@ -33,7 +34,7 @@ pub enum Prepared {
     File(String),
 }
 
-pub fn prepare(cmd: &BaselineCommand) -> Outcome<Prepared> {
+pub fn prepare(cmd: &BaselineCommand, tenants: Option<&Tenants>) -> Outcome<Prepared> {
     match cmd {
         BaselineCommand::Export { file, force, .. } => {
             if !force && file.exists() {
@@ -41,8 +42,12 @@ pub fn prepare(cmd: &BaselineCommand) -> Outcome<Prepared> {
             }
             Ok(Prepared::Export)
         }
-        BaselineCommand::Test { file } | BaselineCommand::Apply { file, .. } => {
-            Ok(Prepared::File(read(file)?))
+        BaselineCommand::Test { file, .. } | BaselineCommand::Apply { file, .. } => {
+            let text = read(file)?;
+            if let Some(tenants) = tenants {
+                super::fleet::check_template(&text, &shown(file), tenants)?;
+            }
+            Ok(Prepared::File(text))
         }
     }
 }
@@ -56,18 +61,24 @@ fn exists(file: &Path) -> Error {
 
 /// The baseline file's text, bounded.
 fn read(file: &Path) -> mscommerce::Result<String> {
+    read_text("--file", file, MAX_FILE_BYTES)
+}
+
+/// A text file given with `flag`, at most `max` bytes of UTF-8; an error
+/// names the flag and the file.
+pub fn read_text(flag: &str, file: &Path, max: u64) -> mscommerce::Result<String> {
     let cannot = |e: &dyn std::fmt::Display| {
-        Error::invalid(format!("--file {} cannot be read: {e}", shown(file)))
+        Error::invalid(format!("{flag} {} cannot be read: {e}", shown(file)))
     };
     let f = std::fs::File::open(file).map_err(|e| cannot(&e))?;
     let mut bytes = Vec::new();
-    f.take(MAX_FILE_BYTES + 1)
+    f.take(max + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| cannot(&e))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    if bytes.len() as u64 > max {
         return Err(cannot(&format_args!(
             "it is larger than {} MiB",
-            MAX_FILE_BYTES / 1024 / 1024
+            max / 1024 / 1024
         )));
     }
     String::from_utf8(bytes).map_err(|_| cannot(&"it is not UTF-8 text"))
@@ -92,6 +103,7 @@ pub async fn run(
     session: &Session,
     g: &Global,
     format: OutputFormat,
+    tenants: Option<&Tenants>,
 ) -> Outcome<u8> {
     let log = CallLog::new();
     match (cmd, prepared) {
@@ -122,8 +134,16 @@ pub async fn run(
             ));
             Ok(0)
         }
-        (BaselineCommand::Test { file }, Prepared::File(text)) => {
+        (BaselineCommand::Test { file, .. }, Prepared::File(text)) => {
             let request = json!({"resource": "baselineDrift", "baseline": text});
+            if let Some(tenants) = tenants {
+                let run = Fleet {
+                    label: "baseline test",
+                    kind: Kind::Drift,
+                    tenants,
+                };
+                return run.get(session, request, format).await;
+            }
             let drift = session
                 .get(&request.to_string(), &log)
                 .await
@@ -141,7 +161,19 @@ pub async fn run(
             ));
             Ok(EXIT_DRIFT)
         }
-        (BaselineCommand::Apply { file, bulk }, Prepared::File(text)) => {
+        (BaselineCommand::Apply { file, bulk, .. }, Prepared::File(text)) => {
+            if let Some(tenants) = tenants {
+                let run = Fleet {
+                    label: "baseline apply",
+                    kind: Kind::Change {
+                        what_if: bulk.what_if,
+                    },
+                    tenants,
+                };
+                return run
+                    .update(session, json!({ "baseline": text }), bulk, format)
+                    .await;
+            }
             let run = Run {
                 label: "baseline apply",
                 args: bulk,

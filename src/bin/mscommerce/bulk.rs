@@ -6,19 +6,18 @@
 use super::args::{BulkArgs, Global, OutputFormat};
 use super::messages::{self, Failure, Stage};
 use super::output::{self, say};
+use super::progress::Progress;
 use super::Outcome;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mscommerce::log::CallLog;
 use mscommerce::{Error, ErrorKind, Session};
 use serde_json::{json, Value};
-use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Exit status after Ctrl+C (128 + SIGINT, as shells report it).
 pub const EXIT_CANCELLED: u8 = 130;
 
 /// The columns of the per-product results in a table or CSV.
-const RESULT_COLUMNS: [&str; 6] = [
+pub const RESULT_COLUMNS: [&str; 6] = [
     "ProductId",
     "ProductName",
     "PreviousValue",
@@ -27,98 +26,24 @@ const RESULT_COLUMNS: [&str; 6] = [
     "Error",
 ];
 
-/// Plain progress lines: at most one per this much of the run (in tenths)…
-const LINE_TENTHS: usize = 1;
-/// …or after this long without one.
-const LINE_EVERY: Duration = Duration::from_secs(5);
-
 /// What a run is, for the messages (`products set`, `baseline apply`).
 pub struct Run<'a> {
     pub label: &'a str,
     pub args: &'a BulkArgs,
 }
 
-/// Progress on stderr: a bar on a terminal, plain lines otherwise.
-struct Progress {
-    label: String,
-    /// Whether progress is shown at all.
-    shown: bool,
-    terminal: bool,
-    /// The bar, from the first progress on (a terminal only).
-    bar: Option<ProgressBar>,
-    /// Plain lines: the tenths of the run last reported, and when.
-    tenths: usize,
-    said_at: Instant,
-    said_done: Option<usize>,
-}
-
-impl Progress {
-    fn new(label: &str, shown: bool) -> Self {
-        Progress {
-            label: label.to_string(),
-            shown,
-            terminal: std::io::stderr().is_terminal(),
-            bar: None,
-            tenths: 0,
-            said_at: Instant::now(),
-            said_done: None,
-        }
-    }
-
-    /// Show a progress object (`Done`, `Total`, `Updated`, …).
-    fn show(&mut self, p: &Value) {
-        let n = |k: &str| p[k].as_u64().unwrap_or(0) as usize;
-        let (done, total) = (n("Done"), n("Total"));
-        if !self.shown {
-            return;
-        }
-        if self.terminal {
-            let bar = self.bar.get_or_insert_with(|| {
-                let bar =
-                    ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-                if let Ok(style) =
-                    ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed})")
-                {
-                    bar.set_style(style.progress_chars("=> "));
-                }
-                bar.set_message(self.label.clone());
-                bar
-            });
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            return;
-        }
-        let tenths = (done * 10).checked_div(total).unwrap_or(10);
-        let first = self.said_done.is_none();
-        let moved = self.said_done != Some(done);
-        let due = tenths >= self.tenths + LINE_TENTHS || self.said_at.elapsed() >= LINE_EVERY;
-        if first || (moved && due) {
-            say(&format!(
-                "{}: {done}/{total} done ({} updated, {} unchanged, {} failed)",
-                self.label,
-                n("Updated"),
-                n("Unchanged"),
-                n("Failed")
-            ));
-            self.tenths = tenths;
-            self.said_at = Instant::now();
-            self.said_done = Some(done);
-        }
-    }
-
-    /// A line for people, above the bar when there is one.
-    fn note(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.suspend(|| say(line)),
-            None => say(line),
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
+/// A bulk run's progress object (`Done`, `Total`, `Updated`, …) shown.
+fn show_bulk(progress: &mut Progress, label: &str, p: &Value) {
+    let n = |k: &str| p[k].as_u64().unwrap_or(0) as usize;
+    let (done, total) = (n("Done"), n("Total"));
+    progress.show(done, total, || {
+        format!(
+            "{label}: {done}/{total} done ({} updated, {} unchanged, {} failed)",
+            n("Updated"),
+            n("Unchanged"),
+            n("Failed")
+        )
+    });
 }
 
 /// The error object of a failed product's result, as the library's error.
@@ -149,8 +74,18 @@ pub fn error_from_json(e: &Value) -> Error {
     err
 }
 
+/// `--concurrency` and `--what-if` into a bulk request.
+pub fn add_bulk_args(request: &mut Value, how: &BulkArgs) {
+    if let Some(c) = how.concurrency {
+        request["concurrency"] = json!(c);
+    }
+    if how.what_if {
+        request["whatIf"] = json!(true);
+    }
+}
+
 /// How the steps ended.
-enum Ended {
+pub enum Ended {
     /// The run's last answer (with the results).
     Ran(Value, Stop),
     /// Ctrl+C before the start step answered: nothing was written.
@@ -160,11 +95,104 @@ enum Ended {
 }
 
 /// How the run ended, from the user's side.
-enum Stop {
+pub enum Stop {
     /// Ran to its end (or to the library's time cap).
     Ended,
     /// Ctrl+C: cancelled, then verified.
     Cancelled,
+}
+
+/// The words of a run driven by [`steps`] (a bulk change, a fleet run).
+pub struct StepWords {
+    /// Said at the first Ctrl+C.
+    pub interrupted: &'static str,
+    /// Said when the run has not finished within its bound.
+    pub late: &'static str,
+    /// The error when it has not finished even cancelled.
+    pub stuck: &'static str,
+    /// What to say before a poll or cancel that failed (`{step}` is
+    /// replaced by the step).
+    pub lost: &'static str,
+}
+
+const BULK_WORDS: StepWords = StepWords {
+    interrupted: "mscommerce: Ctrl+C: no further write starts; waiting for those in flight and verifying (Ctrl+C again to stop without waiting)",
+    late: "mscommerce: the bulk run has not finished in time; cancelling it",
+    stuck: "the bulk run did not finish, even cancelled; which products were written is not known (run `products list` to see the values)",
+    lost: "The bulk run's state is not known ({step} failed; run `products list` to see the values)",
+};
+
+/// Run `request` (an update without `step`) through the library's steps:
+/// start, then poll to the end, each answer given to `show`; Ctrl+C sends
+/// cancel (a second one gives up waiting, saying so).
+pub async fn steps(
+    session: &Session,
+    mut request: Value,
+    log: &CallLog,
+    progress: &mut Progress,
+    words: &StepWords,
+    show: &dyn Fn(&mut Progress, &Value),
+) -> Outcome<Ended> {
+    // The library ends a run within its own bound (the request's, without
+    // steps); this one, a request timeout more, only guards against a run
+    // that never says it has finished.
+    let limit = session.update_limit(&request.to_string()) + session.timeout();
+    request["step"] = json!("start");
+    // Ctrl+C is caught from here on (the handler is installed when this
+    // is first polled, with the start step). Stopped during the start
+    // step, nothing was written: the writes begin once it has answered.
+    let mut interrupt = Box::pin(tokio::signal::ctrl_c());
+    let start = request.to_string();
+    let mut now = tokio::select! {
+        answer = session.update(&start, log) => answer.map_err(Failure::at(Stage::Call))?,
+        _ = &mut interrupt => return Ok(Ended::BeforeStart),
+    };
+    for line in log.take() {
+        if let Some(rest) = line.strip_prefix("exceptProductIds:") {
+            progress.note(&format!("mscommerce: warning: --except{rest}"));
+        }
+    }
+    show(progress, &now);
+    let started = Instant::now();
+    let mut stop = Stop::Ended;
+    let mut cancel_sent = false;
+    while now["Finished"] != true {
+        if matches!(stop, Stop::Ended) && started.elapsed() > limit {
+            progress.note(words.late);
+            stop = Stop::Cancelled;
+        }
+        if started.elapsed() > limit + session.timeout() * 2 {
+            return Err(Failure::at(Stage::Call)(Error::new(
+                ErrorKind::Timeout,
+                words.stuck,
+            )));
+        }
+        let step = if matches!(stop, Stop::Cancelled) && !cancel_sent {
+            cancel_sent = true;
+            "cancel"
+        } else {
+            "poll"
+        };
+        let step_request = json!({ "step": step }).to_string();
+        tokio::select! {
+            answer = session.update(&step_request, log) => {
+                log.take();
+                now = answer.map_err(|e| {
+                    Failure::at(Stage::Call)(e.context(&words.lost.replace("{step}", step)))
+                })?;
+                show(progress, &now);
+            }
+            _ = &mut interrupt => {
+                if matches!(stop, Stop::Cancelled) {
+                    return Ok(Ended::Abandoned);
+                }
+                progress.note(words.interrupted);
+                stop = Stop::Cancelled;
+                interrupt = Box::pin(tokio::signal::ctrl_c());
+            }
+        }
+    }
+    Ok(Ended::Ran(now, stop))
 }
 
 impl Run<'_> {
@@ -177,16 +205,13 @@ impl Run<'_> {
         g: &Global,
         format: OutputFormat,
     ) -> Outcome<u8> {
-        if let Some(c) = self.args.concurrency {
-            request["concurrency"] = json!(c);
-        }
-        if self.args.what_if {
-            request["whatIf"] = json!(true);
-        }
+        add_bulk_args(&mut request, self.args);
         let log = CallLog::new();
         // A what-if writes nothing: its plan comes at once, without progress.
         let mut progress = Progress::new(self.label, !self.args.what_if);
-        let ran = self.steps(session, request, &log, &mut progress).await;
+        let label = self.label;
+        let show = |p: &mut Progress, v: &Value| show_bulk(p, label, v);
+        let ran = steps(session, request, &log, &mut progress, &BULK_WORDS, &show).await;
         progress.finish();
         let (last, stop) = match ran? {
             Ended::Ran(last, stop) => (last, stop),
@@ -202,79 +227,6 @@ impl Run<'_> {
         let results: Vec<Value> = last["Results"].as_array().cloned().unwrap_or_default();
         print_results(&results, format);
         Ok(self.verdict(&results, stop, g))
-    }
-
-    /// start, then poll to the end; Ctrl+C sends cancel (a second one
-    /// gives up waiting, saying so).
-    async fn steps(
-        &self,
-        session: &Session,
-        mut request: Value,
-        log: &CallLog,
-        progress: &mut Progress,
-    ) -> Outcome<Ended> {
-        request["step"] = json!("start");
-        // Ctrl+C is caught from here on (the handler is installed when this
-        // is first polled, with the start step). Stopped during the start
-        // step, nothing was written: the writes begin once it has answered.
-        let mut interrupt = Box::pin(tokio::signal::ctrl_c());
-        let start = request.to_string();
-        let mut now = tokio::select! {
-            answer = session.update(&start, log) => answer.map_err(Failure::at(Stage::Call))?,
-            _ = &mut interrupt => return Ok(Ended::BeforeStart),
-        };
-        for line in log.take() {
-            if let Some(rest) = line.strip_prefix("exceptProductIds:") {
-                progress.note(&format!("mscommerce: warning: --except{rest}"));
-            }
-        }
-        progress.show(&now);
-        // The library ends a run within its cap and a few request
-        // timeouts; this bound only guards against a run that never says
-        // it has finished.
-        let limit = mscommerce::bulk::DEFAULT_BULK_TIMEOUT + session.timeout() * 4;
-        let started = Instant::now();
-        let mut stop = Stop::Ended;
-        let mut cancel_sent = false;
-        while now["Finished"] != true {
-            if matches!(stop, Stop::Ended) && started.elapsed() > limit {
-                progress.note("mscommerce: the bulk run has not finished in time; cancelling it");
-                stop = Stop::Cancelled;
-            }
-            if started.elapsed() > limit + session.timeout() * 2 {
-                return Err(Failure::at(Stage::Call)(Error::new(
-                    ErrorKind::Timeout,
-                    "the bulk run did not finish, even cancelled; which products were written is not known (run `products list` to see the values)",
-                )));
-            }
-            let step = if matches!(stop, Stop::Cancelled) && !cancel_sent {
-                cancel_sent = true;
-                "cancel"
-            } else {
-                "poll"
-            };
-            let step_request = json!({ "step": step }).to_string();
-            tokio::select! {
-                answer = session.update(&step_request, log) => {
-                    log.take();
-                    now = answer.map_err(|e| {
-                        Failure::at(Stage::Call)(e.context(&format!(
-                            "The bulk run's state is not known ({step} failed; run `products list` to see the values)"
-                        )))
-                    })?;
-                    progress.show(&now);
-                }
-                _ = &mut interrupt => {
-                    if matches!(stop, Stop::Cancelled) {
-                        return Ok(Ended::Abandoned);
-                    }
-                    progress.note("mscommerce: Ctrl+C: no further write starts; waiting for those in flight and verifying (Ctrl+C again to stop without waiting)");
-                    stop = Stop::Cancelled;
-                    interrupt = Box::pin(tokio::signal::ctrl_c());
-                }
-            }
-        }
-        Ok(Ended::Ran(now, stop))
     }
 
     /// The summary on stderr, and the exit status.

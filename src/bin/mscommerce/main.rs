@@ -6,8 +6,10 @@ mod baseline;
 mod bulk;
 mod demo;
 mod emulator_cmd;
+mod fleet;
 mod messages;
 mod output;
+mod progress;
 mod signin;
 
 use args::{BaselineCommand, Cli, Command, OutputFormat, PoliciesCommand, ProductsCommand};
@@ -128,11 +130,21 @@ async fn run(cli: &Cli) -> Outcome<u8> {
         }
         _ => {}
     }
+    // The tenants of --tenants are read and checked before anything is sent.
+    let tenants = match fleet_args(&cli.command) {
+        Some(a) => fleet::Tenants::from_args(a)?,
+        None => None,
+    };
     // A baseline file is read (and an export's file checked) before signing in.
     let prepared = match &cli.command {
-        Command::Baseline(b) => Some(baseline::prepare(b)?),
+        Command::Baseline(b) => Some(baseline::prepare(b, tenants.as_ref())?),
         _ => None,
     };
+    if tenants.is_some() {
+        if let Ok(way) = signin::chosen_way(g) {
+            fleet::check_sign_in(way)?;
+        }
+    }
     let session = Session::new(&session_options(g).to_string())?;
     let log = CallLog::new();
     let connected = signin::connect(&session, g, &log).await;
@@ -152,10 +164,18 @@ async fn run(cli: &Cli) -> Outcome<u8> {
             )
             .await
             .map_err(call)?,
-        Command::Products(ProductsCommand::List { policy, scope }) => {
+        Command::Products(ProductsCommand::List { policy, scope, .. }) => {
             let mut r = json!({"resource": "productPolicies", "policyId": policy.policy_id});
             if let Some(s) = scope {
                 r["scope"] = json!(s);
+            }
+            if let Some(tenants) = &tenants {
+                let run = fleet::Fleet {
+                    label: "products list",
+                    kind: fleet::Kind::List,
+                    tenants,
+                };
+                return run.get(&session, r, format).await;
             }
             session.get(&r.to_string(), &log).await.map_err(call)?
         }
@@ -175,8 +195,12 @@ async fn run(cli: &Cli) -> Outcome<u8> {
             value,
             enabled,
             bulk,
+            ..
         }) => {
             let plan = SetPlan::new(&policy.policy_id, product_id, value, enabled)?;
+            if let Some(tenants) = &tenants {
+                return plan.fleet(&session, *all, except, bulk, tenants, format).await;
+            }
             if *all || product_id.len() > 1 {
                 return plan.bulk(&session, *all, except, bulk, g, format).await;
             }
@@ -189,7 +213,7 @@ async fn run(cli: &Cli) -> Outcome<u8> {
             let prepared = prepared.ok_or_else(|| {
                 Error::internal("internal error (a bug): the baseline command was not prepared")
             })?;
-            return baseline::run(b, prepared, &session, g, format).await;
+            return baseline::run(b, prepared, &session, g, format, tenants.as_ref()).await;
         }
         Command::Emulator(_) | Command::Demo => {
             return Err(Error::internal("internal error (a bug): handled above").into())
@@ -197,6 +221,17 @@ async fn run(cli: &Cli) -> Outcome<u8> {
     };
     output::print(&value, format);
     Ok(0)
+}
+
+/// The `--tenants` options of a command that has them.
+fn fleet_args(command: &Command) -> Option<&args::FleetArgs> {
+    match command {
+        Command::Products(ProductsCommand::List { fleet, .. })
+        | Command::Products(ProductsCommand::Set { fleet, .. })
+        | Command::Baseline(BaselineCommand::Test { fleet, .. })
+        | Command::Baseline(BaselineCommand::Apply { fleet, .. }) => Some(fleet),
+        _ => None,
+    }
 }
 
 /// An id that becomes a URL path segment, checked as the library does and
@@ -309,6 +344,42 @@ impl<'a> SetPlan<'a> {
         result.map_err(Failure::at(Stage::Call))
     }
 
+    /// The request of a bulk change: the ids, or all products but some.
+    fn bulk_request(&self, all: bool, except: &[String]) -> Value {
+        let mut request = json!({"policyId": self.policy_id, "value": self.value});
+        if all {
+            request["allProducts"] = json!(true);
+            if !except.is_empty() {
+                request["exceptProductIds"] = json!(except);
+            }
+        } else {
+            request["productIds"] = json!(self.product_ids);
+        }
+        request
+    }
+
+    /// `--tenants`: the bulk change in every tenant (one id too). Ids a
+    /// tenant does not have are Failed (NotFound) in that tenant's results.
+    async fn fleet(
+        &self,
+        session: &Session,
+        all: bool,
+        except: &[String],
+        how: &args::BulkArgs,
+        tenants: &fleet::Tenants,
+        format: OutputFormat,
+    ) -> Outcome<u8> {
+        let request = self.bulk_request(all, except);
+        let run = fleet::Fleet {
+            label: "products set",
+            kind: fleet::Kind::Change {
+                what_if: how.what_if,
+            },
+            tenants,
+        };
+        run.update(session, request, how, format).await
+    }
+
     /// Several products, or all of them: one bulk run (see [`bulk`]).
     async fn bulk(
         &self,
@@ -319,16 +390,10 @@ impl<'a> SetPlan<'a> {
         g: &args::Global,
         format: OutputFormat,
     ) -> Outcome<u8> {
-        let mut request = json!({"policyId": self.policy_id, "value": self.value});
-        if all {
-            request["allProducts"] = json!(true);
-            if !except.is_empty() {
-                request["exceptProductIds"] = json!(except);
-            }
-        } else {
+        if !all {
             self.check_exist(session, &CallLog::new()).await?;
-            request["productIds"] = json!(self.product_ids);
         }
+        let request = self.bulk_request(all, except);
         let run = bulk::Run {
             label: "products set",
             args: how,

@@ -35,7 +35,7 @@ fn given(v: &Option<String>) -> bool {
 /// wins over an environment variable: `MSCOMMERCE_PASSWORD` set in the
 /// environment does not stand in the way of `--access-token`. Only when no
 /// flag chooses a way does an environment variable choose it.
-fn chosen_way(g: &Global) -> Result<Flow> {
+pub fn chosen_way(g: &Global) -> Result<Flow> {
     let flag = |v: &Option<String>, id: &str| v.is_some() && !g.is_from_env(id);
     let mut flags: Vec<Flow> = Vec::new();
     if flag(&g.access_token, "access_token") {
