@@ -6,9 +6,11 @@
 
 .DESCRIPTION
     Signs in as an app with a certificate from the Windows certificate store of the account this
-    runs as (Cert:\CurrentUser\My, by thumbprint), applies the baseline file with
-    Sync-MSCommerceBaseline (only differences are written), checks the tenant against the file
-    again with Test-MSCommerceBaseline, and appends what happened to a log file.
+    runs as (Cert:\CurrentUser\My, by thumbprint) or from a file (-CertificatePath: PFX or PEM,
+    for PowerShell 7 on Linux or macOS; a PFX password in the MSCOMMERCE_CERTIFICATE_PASSWORD
+    environment variable), applies the baseline file with Sync-MSCommerceBaseline (only
+    differences are written), checks the tenant against the file again with
+    Test-MSCommerceBaseline, and appends what happened to a log file.
 
     With -TestOnly it changes nothing: it only reports drift (an alert-only guard).
 
@@ -29,6 +31,10 @@
 .PARAMETER CertificateThumbprint
     The thumbprint of the certificate in Cert:\CurrentUser\My of the account the task runs as.
 
+.PARAMETER CertificatePath
+    Instead of -CertificateThumbprint: the certificate with its private key in a file (PFX, or PEM
+    with an unencrypted key). A PFX password is read from $env:MSCOMMERCE_CERTIFICATE_PASSWORD.
+
 .PARAMETER BaselinePath
     The baseline file (Export-MSCommerceBaseline -OtherProducts Disabled, reviewed and edited).
 
@@ -45,7 +51,7 @@
     Reports the drift of the tenant from the baseline in C:\MSCommerceGuard\logs\guard.log and
     exits 1 when there is any.
 #>
-[CmdletBinding()]
+[CmdletBinding(DefaultParameterSetName = 'Store')]
 param(
     [Parameter(Mandatory = $true)]
     [string] $TenantId,
@@ -53,8 +59,11 @@ param(
     [Parameter(Mandatory = $true)]
     [string] $ClientId,
 
-    [Parameter(Mandatory = $true)]
+    [Parameter(Mandatory = $true, ParameterSetName = 'Store')]
     [string] $CertificateThumbprint,
+
+    [Parameter(Mandatory = $true, ParameterSetName = 'File')]
+    [string] $CertificatePath,
 
     [Parameter(Mandatory = $true)]
     [string] $BaselinePath,
@@ -113,23 +122,33 @@ try {
         throw "the baseline file '$BaselinePath' does not exist"
     }
     Import-Module -Name MSCommerce -MinimumVersion 4.0.0
-    Connect-MSCommerce -TenantId $TenantId -ClientId $ClientId -CertificateThumbprint $CertificateThumbprint
+    if ($PSCmdlet.ParameterSetName -eq 'File') {
+        $certificate = @{ CertificatePath = $CertificatePath }
+        if ($env:MSCOMMERCE_CERTIFICATE_PASSWORD) {
+            $certificate.CertificatePassword = ConvertTo-SecureString -String $env:MSCOMMERCE_CERTIFICATE_PASSWORD -AsPlainText -Force
+        }
+    }
+    else {
+        $certificate = @{ CertificateThumbprint = $CertificateThumbprint }
+    }
+    Connect-MSCommerce -TenantId $TenantId -ClientId $ClientId @certificate
     $connected = $true
 
     if (-not $TestOnly) {
+        # One result per product (Status Updated or Unchanged); a product that could not be set is
+        # an error with the product id as its target, and the others are still done.
         $syncErrors = @()
         $results = @(Sync-MSCommerceBaseline -Path $BaselinePath -ErrorAction SilentlyContinue -ErrorVariable syncErrors)
         $updated = @($results | Where-Object { $_.Status -eq 'Updated' })
         $unchanged = @($results | Where-Object { $_.Status -eq 'Unchanged' })
-        $failed = @($results | Where-Object { $_.Status -eq 'Failed' })
         foreach ($result in $updated) {
             Write-GuardLog ('updated   {0} ({1}): {2} -> {3}' -f $result.ProductId, $result.ProductName, $result.PreviousValue, $result.PolicyValue)
         }
         foreach ($record in $syncErrors) {
             Write-GuardLog ('failed    {0}' -f (Get-ErrorText $record))
         }
-        Write-GuardLog ('apply: {0} updated, {1} unchanged, {2} failed' -f $updated.Count, $unchanged.Count, [Math]::Max($failed.Count, @($syncErrors).Count))
-        if ($failed.Count -gt 0 -or @($syncErrors).Count -gt 0) {
+        Write-GuardLog ('apply: {0} updated, {1} unchanged, {2} failed' -f $updated.Count, $unchanged.Count, @($syncErrors).Count)
+        if (@($syncErrors).Count -gt 0) {
             $exitCode = 1
         }
     }

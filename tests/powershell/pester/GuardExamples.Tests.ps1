@@ -1,12 +1,14 @@
 #Requires -Version 5.1
 # examples/guard: the guard's ready-to-use examples (issue 10, item 4) stay runnable as the module
-# changes. Each script parses; every MSCommerce command it calls is exported by the manifest (or is
-# one of the three baseline cmdlets) and gets only parameters it has; the scripts that run under
-# Windows PowerShell 5.1 call only 5.1's cmdlets (tests/powershell/data) and the ScheduledTasks
-# module's, with no PowerShell 7 syntax; the example baseline has the format of
-# docs/bulk-and-baselines.md section 3; the systemd units are what the README says. Then guard.ps1 and the
-# runbook run against a stand-in MSCommerce module (no emulator, no native library): their exit
-# codes, logs and output for a clean run, a failed product and a failed sign-in.
+# changes. Each script parses; every MSCommerce command it calls is exported by the manifest and gets
+# only parameters it has; the scripts that run under Windows PowerShell 5.1 call only 5.1's cmdlets
+# (tests/powershell/data) and the ScheduledTasks module's, with no PowerShell 7 syntax; the example
+# baseline has the format of docs/bulk-and-baselines.md section 3; the systemd units are what the
+# README says. Then guard.ps1 and the runbook really run, in a new PowerShell process, with this
+# module against the emulator: guard.ps1 signs in with the certificate app's PEM file (the TLS
+# emulator: certificate sign-in needs HTTPS), the runbook with the managed identity and the shipped
+# baseline.example.json as its Automation variable (Get-AutomationVariable is a stand-in): their
+# exit codes, logs and output, and the tenant's state read back afterwards.
 
 BeforeDiscovery {
     $script:ScriptCases = @(
@@ -27,14 +29,6 @@ BeforeAll {
     $script:Common = @('Verbose', 'Debug', 'ErrorAction', 'WarningAction', 'InformationAction', 'ErrorVariable',
         'WarningVariable', 'InformationVariable', 'OutVariable', 'OutBuffer', 'PipelineVariable',
         'vb', 'db', 'ea', 'wa', 'infa', 'ev', 'wv', 'iv', 'ov', 'ob', 'pv')
-
-    # The baseline cmdlets being added (issue 10): their parameters as specified, until their
-    # Public/*.ps1 files exist (then those are read like the others).
-    $script:BaselineCmdlets = @{
-        'Export-MSCommerceBaseline' = @('PolicyId', 'Path', 'OtherProducts', 'Token')
-        'Test-MSCommerceBaseline'   = @('Path', 'Token')
-        'Sync-MSCommerceBaseline'   = @('Path', 'ThrottleLimit', 'Token', 'WhatIf', 'Confirm')
-    }
 
     # The ScheduledTasks module (Windows 8 / Server 2012 and later; not in the 5.1 reference the
     # data file comes from): the parameters of its documented syntax.
@@ -66,9 +60,6 @@ BeforeAll {
     # The parameter names (and aliases) of a function of the module, from its Public/<Name>.ps1.
     function Get-ModuleParameter([string] $Name) {
         $file = Join-Path (Join-Path $script:ModuleFolder 'Public') "$Name.ps1"
-        if (-not (Test-Path -LiteralPath $file)) {
-            return $script:BaselineCmdlets[$Name]
-        }
         $tokens = $null
         $errors = $null
         $ast = [System.Management.Automation.Language.Parser]::ParseFile($file, [ref] $tokens, [ref] $errors)
@@ -93,7 +84,7 @@ BeforeAll {
     # with -Windows51 also Windows PowerShell 5.1's cmdlets and the ScheduledTasks module's.
     function Get-KnownParameter([string] $Name, [switch] $Windows51) {
         if ($Name -match '^[A-Za-z]+-MSCommerce') {
-            if ($script:Manifest.FunctionsToExport -contains $Name -or $script:BaselineCmdlets.ContainsKey($Name)) {
+            if ($script:Manifest.FunctionsToExport -contains $Name) {
                 return , @(Get-ModuleParameter $Name)
             }
             return $null
@@ -146,68 +137,51 @@ BeforeAll {
         }
     }
 
-    # A folder holding a stand-in MSCommerce 4.0.0 (and Get-AutomationVariable): it records each call
-    # in $env:GUARD_STUB_LOG and behaves as $env:GUARD_STUB says (clean, failed, signin).
+    # The emulators (TestSupport.ps1); the module of this checkout is found by name through
+    # $env:PSModulePath, as an installed one is.
+    . (Join-Path $PSScriptRoot 'TestSupport.ps1')
+
+    # A folder holding a stand-in of Azure Automation's Get-AutomationVariable: it logs its call to
+    # $env:GUARD_STUB_LOG and answers $env:GUARD_STUB_VARIABLE.
     $script:StubRoot = Join-Path ([System.IO.Path]::GetTempPath()) ('mscommerce-guard-{0}' -f [guid]::NewGuid())
-    $stubModule = Join-Path (Join-Path $script:StubRoot 'MSCommerce') '4.0.0'
+    $stubModule = Join-Path $script:StubRoot 'Orchestrator.AssetManagement.Cmdlets'
     $null = New-Item -ItemType Directory -Path $stubModule -Force
-    Set-Content -LiteralPath (Join-Path $stubModule 'MSCommerce.psd1') -Encoding UTF8 -Value "@{ ModuleVersion = '4.0.0'; GUID = 'cbaba3d7-3c4b-4a8b-91aa-72d1410cb00c'; RootModule = 'MSCommerce.psm1'; FunctionsToExport = '*' }"
-    Set-Content -LiteralPath (Join-Path $stubModule 'MSCommerce.psm1') -Encoding UTF8 -Value @'
-function Write-StubCall([string] $Text) { Add-Content -LiteralPath $env:GUARD_STUB_LOG -Value $Text -Encoding UTF8 }
-function New-StubResult($Id, $Name, $Previous, $Value, $Status) {
-    [pscustomobject]@{ PolicyValue = $Value; ProductId = $Id; PolicyId = 'AllowSelfServicePurchase'; ProductName = $Name; PreviousValue = $Previous; Status = $Status }
+    Set-Content -LiteralPath (Join-Path $stubModule 'Orchestrator.AssetManagement.Cmdlets.psm1') -Encoding UTF8 -Value @'
+function Get-AutomationVariable {
+    param([string] $Name)
+    Add-Content -LiteralPath $env:GUARD_STUB_LOG -Value "Variable $Name" -Encoding UTF8
+    $env:GUARD_STUB_VARIABLE
 }
-function Connect-MSCommerce {
-    [CmdletBinding()]
-    param([string] $TenantId, [string] $ClientId, [string] $CertificateThumbprint, [switch] $Identity)
-    Write-StubCall ('Connect ' + (($PSBoundParameters.Keys | Sort-Object) -join ','))
-    if ($env:GUARD_STUB -eq 'signin') { throw 'Connect-MSCommerce: AADSTS700027: the certificate is not registered for the app' }
-}
-function Disconnect-MSCommerce { [CmdletBinding()] param() Write-StubCall 'Disconnect' }
-function Sync-MSCommerceBaseline {
-    [CmdletBinding()]
-    param([string] $Path)
-    Write-StubCall ('Sync ' + ((Get-Content -LiteralPath $Path -Raw | ConvertFrom-Json).OtherProducts))
-    New-StubResult 'CFQ7TTC0RM8K' 'Teams Premium Introductory Pricing' 'Enabled' 'Disabled' 'Updated'
-    New-StubResult 'CFQ7TTC0H9MP' 'Power BI Pro' 'Enabled' 'Enabled' 'Unchanged'
-    if ($env:GUARD_STUB -eq 'failed') {
-        New-StubResult 'CFQ7TTC0LH3L' 'Power Automate per user' 'Enabled' 'Enabled' 'Failed'
-        Write-Error -Message 'too many requests, after retries' -TargetObject 'CFQ7TTC0LH3L' -ErrorId 'MSCommerce.Throttled'
-    }
-}
-function Test-MSCommerceBaseline {
-    [CmdletBinding()]
-    param([string] $Path)
-    Write-StubCall 'Test'
-    if ($env:GUARD_STUB -eq 'failed') {
-        [pscustomobject]@{ ProductId = 'CFQ7TTC0LH3L'; ProductName = 'Power Automate per user'; Expected = 'Disabled'; Actual = 'Enabled'; Reason = 'Differs' }
-    }
-}
-function Get-AutomationVariable { param([string] $Name) Write-StubCall "Variable $Name"; $env:GUARD_STUB_VARIABLE }
 '@
 
     # This PowerShell's executable in $PSHOME (the process itself may be `dotnet pwsh.dll`).
-    $script:PowerShellExe = @(@('powershell.exe', 'pwsh.exe', 'pwsh') | ForEach-Object { Join-Path $PSHOME $_ } |
-            Where-Object { Test-Path -LiteralPath $_ -PathType Leaf })[0]
+    $script:PowerShellExe = Get-TestPowerShellPath
 
-    # Runs an example script in a new process of this PowerShell with the stand-in first in the
-    # module path; answers the exit code, the output and the calls the stand-in saw.
-    function Invoke-Example([string] $Name, [string] $Mode, [string[]] $Arguments) {
-        $saved = @{ Path = $env:PSModulePath; Stub = $env:GUARD_STUB; Log = $env:GUARD_STUB_LOG; Variable = $env:GUARD_STUB_VARIABLE }
+    # A baseline's text that also names a product the tenant does not have.
+    function Add-MissingProduct([string] $Text) {
+        $Text.Replace('"Products": [', '"Products": [{"ProductId": "CFQ7TTC0GONE", "ProductName": "Gone", "PolicyValue": "Disabled"},')
+    }
+
+    # Runs an example script in a new process of this PowerShell with the stand-in and this
+    # checkout's module in the module path and $Environment set; answers the exit code, the output
+    # and the calls the stand-in saw.
+    function Invoke-Example([string] $Name, [string[]] $Arguments, [hashtable] $Environment = @{}) {
         $callLog = Join-Path $script:StubRoot ('calls-{0}.txt' -f [guid]::NewGuid())
-        $env:PSModulePath = $script:StubRoot + [System.IO.Path]::PathSeparator + $env:PSModulePath
-        $env:GUARD_STUB = $Mode
-        $env:GUARD_STUB_LOG = $callLog
-        $env:GUARD_STUB_VARIABLE = Get-Content -LiteralPath (Join-Path $script:GuardFolder 'baseline.example.json') -Raw
+        $Environment['PSModulePath'] = $script:StubRoot + [System.IO.Path]::PathSeparator + $script:ModulePathEntry + [System.IO.Path]::PathSeparator + $env:PSModulePath
+        $Environment['GUARD_STUB_LOG'] = $callLog
+        $saved = @{}
+        foreach ($key in @($Environment.Keys)) {
+            $saved[$key] = [Environment]::GetEnvironmentVariable($key)
+            [Environment]::SetEnvironmentVariable($key, $Environment[$key])
+        }
         try {
             $output = & $script:PowerShellExe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File (Join-Path $script:GuardFolder $Name) @Arguments 2>&1
             $code = $LASTEXITCODE
         }
         finally {
-            $env:PSModulePath = $saved.Path
-            $env:GUARD_STUB = $saved.Stub
-            $env:GUARD_STUB_LOG = $saved.Log
-            $env:GUARD_STUB_VARIABLE = $saved.Variable
+            foreach ($key in @($saved.Keys)) {
+                [Environment]::SetEnvironmentVariable($key, $saved[$key])
+            }
         }
         $calls = @()
         if (Test-Path -LiteralPath $callLog) {
@@ -215,22 +189,10 @@ function Get-AutomationVariable { param([string] $Name) Write-StubCall "Variable
         }
         @{ ExitCode = $code; Output = (@($output | ForEach-Object { "$_" }) -join "`n"); Calls = $calls }
     }
-
-    function Invoke-Guard([string] $Mode, [string[]] $Extra = @()) {
-        $log = Join-Path $script:StubRoot ('guard-{0}.log' -f [guid]::NewGuid())
-        $arguments = @('-TenantId', 'contoso.onmicrosoft.com', '-ClientId', '11111111-2222-3333-4444-555555555555',
-            '-CertificateThumbprint', '0123456789ABCDEF0123456789ABCDEF01234567',
-            '-BaselinePath', (Join-Path $script:GuardFolder 'baseline.example.json'), '-LogPath', $log) + $Extra
-        $result = Invoke-Example 'guard.ps1' $Mode $arguments
-        $result.Log = ''
-        if (Test-Path -LiteralPath $log) {
-            $result.Log = Get-Content -LiteralPath $log -Raw
-        }
-        $result
-    }
 }
 
 AfterAll {
+    Stop-TestEnvironment
     if ($script:StubRoot -and (Test-Path -LiteralPath $script:StubRoot)) {
         Remove-Item -LiteralPath $script:StubRoot -Recurse -Force
     }
@@ -378,54 +340,163 @@ Describe 'examples/guard: systemd units and README' {
     }
 }
 
-Describe 'examples/guard: guard.ps1 against a stand-in module' {
-    It 'a clean run applies, tests, logs and exits 0' {
-        $run = Invoke-Guard 'clean'
-        $run.ExitCode | Should -Be 0 -Because $run.Output
-        $run.Calls | Should -Be @('Connect CertificateThumbprint,ClientId,TenantId', 'Sync Disabled', 'Test', 'Disconnect')
-        $run.Log | Should -Match 'updated   CFQ7TTC0RM8K \(Teams Premium Introductory Pricing\): Enabled -> Disabled'
-        $run.Log | Should -Match 'apply: 1 updated, 1 unchanged, 0 failed'
+Describe 'examples/guard: guard.ps1 against the emulator' {
+    BeforeAll {
+        # The certificate app of the emulator's directory: its certificate and key in a PEM file.
+        $script:Material = Invoke-Emulator -Method Get -Path '/_emulator/certificate'
+        $script:Pem = Join-Path $script:StubRoot 'guard.pem'
+        Set-Content -LiteralPath $script:Pem -Value $script:Material.pem
+        $script:TlsUrl = $script:TlsEmulator.Url
+        if (-not $script:TlsProblem) {
+            # This process reads and changes the tenant as the same app.
+            Connect-MSCommerce -TenantId $script:Tenant -ClientId $script:Material.clientId -CertificatePath $script:Pem -ServiceUrl $script:TlsUrl -AuthorityHost $script:TlsUrl 6> $null
+        }
+
+        # guard.ps1 in a new process, signed in with the PEM file to the TLS emulator (the module
+        # takes the service and the CA from MSCOMMERCE_* variables).
+        function Invoke-Guard([string] $Baseline, [string[]] $Extra = @(), [string] $ClientId = $script:Material.clientId) {
+            $log = Join-Path $script:StubRoot ('guard-{0}.log' -f [guid]::NewGuid())
+            $arguments = @('-TenantId', $script:Tenant, '-ClientId', $ClientId, '-CertificatePath', $script:Pem,
+                '-BaselinePath', $Baseline, '-LogPath', $log) + $Extra
+            $result = Invoke-Example 'guard.ps1' $arguments @{
+                MSCOMMERCE_SERVICE_URL    = $script:TlsUrl
+                MSCOMMERCE_AUTHORITY_HOST = $script:TlsUrl
+            }
+            $result.Log = ''
+            if (Test-Path -LiteralPath $log) {
+                $result.Log = Get-Content -LiteralPath $log -Raw
+            }
+            $result
+        }
+
+        # A guard baseline of the tenant as it is now (every product at its value, others Disabled).
+        function New-GuardBaseline {
+            $path = Join-Path $script:StubRoot ('baseline-{0}.json' -f [guid]::NewGuid())
+            Export-MSCommerceBaseline -Path $path -OtherProducts Disabled
+            $path
+        }
+
+        # Sets a product to the other value behind the guard's back; answers the product as it was.
+        function Switch-Product([int] $Index) {
+            $product = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase)[$Index]
+            $other = if ($product.PolicyValue -eq 'Disabled') { 'Enabled' } else { 'Disabled' }
+            $null = Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId $product.ProductId -Value $other
+            [pscustomobject]@{ ProductId = $product.ProductId; ProductName = $product.ProductName; Value = $product.PolicyValue; Other = $other }
+        }
+    }
+
+    It 'puts back what changed behind its back (and a new product), logs it, exits 0; the next run changes nothing' {
+        Skip-WithoutTls -Unproven 'the guard signing in with a certificate file'
+        if ($script:TlsProblem) {
+            return
+        }
+        $baseline = New-GuardBaseline
+        $first = Switch-Product 0
+        $second = Switch-Product 1
+        $expected = 2
+        if ($PSVersionTable.PSVersion.Major -ge 6) {
+            # A product Microsoft adds (Enabled), through the TLS emulator's control endpoint.
+            $body = ConvertTo-Json -InputObject @{ productId = 'CFQ7TTC0GRD1'; productName = 'Added later' } -Compress
+            $null = Invoke-RestMethod -Method Post -Uri "$($script:TlsUrl)/_emulator/products" -ContentType 'application/json' -Body $body -SkipCertificateCheck
+            $expected = 3
+        }
+        $run = Invoke-Guard $baseline
+        $run.ExitCode | Should -Be 0 -Because ($run.Output + "`n" + $run.Log)
+        $run.Log | Should -Match ([regex]::Escape("updated   $($first.ProductId) ($($first.ProductName)): $($first.Other) -> $($first.Value)"))
+        $run.Log | Should -Match ([regex]::Escape("updated   $($second.ProductId) ($($second.ProductName)): $($second.Other) -> $($second.Value)"))
+        if ($expected -eq 3) {
+            $run.Log | Should -Match 'updated   CFQ7TTC0GRD1 \(Added later\): Enabled -> Disabled'
+        }
+        $run.Log | Should -Match "apply: $expected updated, \d+ unchanged, 0 failed"
         $run.Log | Should -Match 'test: 0 products differ from the baseline'
         $run.Log | Should -Match 'guard end: exit 0'
+        @(Test-MSCommerceBaseline -Path $baseline) | Should -HaveCount 0
+        (Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId $first.ProductId).PolicyValue | Should -Be $first.Value
+
+        $again = Invoke-Guard $baseline
+        $again.ExitCode | Should -Be 0 -Because $again.Log
+        $again.Log | Should -Match 'apply: 0 updated, \d+ unchanged, 0 failed'
     }
 
     It 'a product that could not be set and the drift it leaves are logged, exit 1' {
-        $run = Invoke-Guard 'failed'
-        $run.ExitCode | Should -Be 1 -Because $run.Output
-        $run.Log | Should -Match 'failed    CFQ7TTC0LH3L: too many requests, after retries'
-        $run.Log | Should -Match 'apply: 1 updated, 1 unchanged, 1 failed'
-        $run.Log | Should -Match 'drift     CFQ7TTC0LH3L \(Power Automate per user\): expected Disabled, actual Enabled \(Differs\)'
+        Skip-WithoutTls -Unproven 'the guard reporting a product it could not set'
+        if ($script:TlsProblem) {
+            return
+        }
+        $baseline = New-GuardBaseline
+        [System.IO.File]::WriteAllText($baseline, (Add-MissingProduct (Get-Content -LiteralPath $baseline -Raw)))
+        $run = Invoke-Guard $baseline
+        $run.ExitCode | Should -Be 1 -Because ($run.Output + "`n" + $run.Log)
+        $run.Log | Should -Match 'failed    CFQ7TTC0GONE: .*in the baseline but not in the tenant'
+        $run.Log | Should -Match 'apply: 0 updated, \d+ unchanged, 1 failed'
+        $run.Log | Should -Match 'drift     CFQ7TTC0GONE \(Gone\): expected Disabled, actual  \(NotInTenant\)'
     }
 
-    It '-TestOnly changes nothing: only Test-MSCommerceBaseline' {
-        $run = Invoke-Guard 'failed' @('-TestOnly')
-        $run.ExitCode | Should -Be 1 -Because $run.Output
-        $run.Calls | Should -Be @('Connect CertificateThumbprint,ClientId,TenantId', 'Test', 'Disconnect')
+    It '-TestOnly changes nothing and exits 1 on drift' {
+        Skip-WithoutTls -Unproven 'the alert-only guard'
+        if ($script:TlsProblem) {
+            return
+        }
+        $baseline = New-GuardBaseline
+        $changed = Switch-Product 2
+        $run = Invoke-Guard $baseline @('-TestOnly')
+        $run.ExitCode | Should -Be 1 -Because ($run.Output + "`n" + $run.Log)
+        $run.Log | Should -Match "drift     $($changed.ProductId) .*expected $($changed.Value), actual $($changed.Other) \(Differs\)"
+        $run.Log | Should -Not -Match 'apply:'
+        (Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId $changed.ProductId).PolicyValue | Should -Be $changed.Other
     }
 
     It 'a failed sign-in is logged, exit 2' {
-        $run = Invoke-Guard 'signin'
-        $run.ExitCode | Should -Be 2 -Because $run.Output
-        $run.Calls | Should -Be @('Connect CertificateThumbprint,ClientId,TenantId')
-        $run.Log | Should -Match 'error     .*AADSTS700027'
+        Skip-WithoutTls -Unproven 'the guard signing in with a certificate file'
+        if ($script:TlsProblem) {
+            return
+        }
+        $run = Invoke-Guard (Join-Path $script:GuardFolder 'baseline.example.json') @() ([guid]::NewGuid().ToString())
+        $run.ExitCode | Should -Be 2 -Because ($run.Output + "`n" + $run.Log)
+        $run.Log | Should -Match 'error     '
+        $run.Log | Should -Match 'guard end: exit 2'
     }
 }
 
-Describe 'examples/guard: the runbook against a stand-in module' {
+Describe 'examples/guard: the runbook against the emulator' {
     BeforeAll {
         $script:Pwsh7 = $PSVersionTable.PSVersion.Major -ge 7
+        # The shipped example baseline names products of today's catalogue.
+        Set-EmulatorCatalogue -Catalogue 'docs2025'
+        $script:Example = Get-Content -LiteralPath (Join-Path $script:GuardFolder 'baseline.example.json') -Raw
+
+        # The runbook in a new process, signed in with the emulator's managed identity, its
+        # Automation variable holding $Baseline.
+        function Invoke-Runbook([string] $Baseline) {
+            Invoke-Example 'azure-automation-runbook.ps1' @() @{
+                IDENTITY_ENDPOINT         = "$($script:Emulator.Url)/msi/token"
+                IDENTITY_HEADER           = 'emulator-identity-header'
+                MSCOMMERCE_SERVICE_URL    = $script:Emulator.Url
+                MSCOMMERCE_AUTHORITY_HOST = $script:Emulator.Url
+                GUARD_STUB_VARIABLE       = $Baseline
+            }
+        }
     }
 
-    It 'applies the baseline of the Automation variable with the managed identity' {
+    BeforeEach {
+        Reset-Emulator
+    }
+
+    It 'applies baseline.example.json from the Automation variable with the managed identity' {
         if (-not $script:Pwsh7) {
             Set-ItResult -Skipped -Because 'the runbook runs on PowerShell 7.2 (Azure Automation)'
             return
         }
-        $run = Invoke-Example 'azure-automation-runbook.ps1' 'clean' @()
+        $run = Invoke-Runbook $script:Example
         $run.ExitCode | Should -Be 0 -Because $run.Output
-        $run.Calls | Should -Be @('Variable MSCommerceGuardBaseline', 'Connect Identity', 'Sync Disabled', 'Test', 'Disconnect')
-        $run.Output | Should -Match 'updated CFQ7TTC0RM8K \(Teams Premium Introductory Pricing\): Enabled -> Disabled'
+        $run.Calls | Should -Be @('Variable MSCommerceGuardBaseline')
+        # 26 products: Power BI Pro stays Enabled, the other 25 change.
+        $run.Output | Should -Match 'updated CFQ7TTC0J1FV \(Teams Exploratory\): Enabled -> OnlyTrialsWithoutPaymentMethod'
+        $run.Output | Should -Match 'apply: 25 updated, 1 unchanged, 0 failed'
         $run.Output | Should -Match 'test: 0 products differ from the baseline'
+        (Get-EmulatorStats).updates | Should -Be 25
+        $items = @((Invoke-Emulator -Method Get -Path '/_emulator/products').items)
+        @($items | Where-Object { $_.policyValue -eq 'Enabled' } | ForEach-Object { $_.productId }) | Should -Be @('CFQ7TTC0H9MP')
     }
 
     It 'fails the job when a product could not be set' {
@@ -433,10 +504,10 @@ Describe 'examples/guard: the runbook against a stand-in module' {
             Set-ItResult -Skipped -Because 'the runbook runs on PowerShell 7.2 (Azure Automation)'
             return
         }
-        $run = Invoke-Example 'azure-automation-runbook.ps1' 'failed' @()
+        $run = Invoke-Runbook (Add-MissingProduct $script:Example)
         $run.ExitCode | Should -Not -Be 0
-        $run.Output | Should -Match 'failed CFQ7TTC0LH3L: too many requests, after retries'
-        $run.Output | Should -Match 'MSCommerce guard: not as the baseline says: CFQ7TTC0LH3L'
-        $run.Calls[-1] | Should -Be 'Disconnect'
+        $run.Output | Should -Match 'failed CFQ7TTC0GONE: .*in the baseline but not in the tenant'
+        $run.Output | Should -Match 'MSCommerce guard: not as the baseline says: CFQ7TTC0GONE'
+        (Get-EmulatorStats).updates | Should -Be 25
     }
 }
