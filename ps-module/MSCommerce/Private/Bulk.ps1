@@ -220,12 +220,47 @@ function Invoke-MSCommerceBulkSteps {
             $call = Invoke-MSCommerceNativeCall -Operation update -Request @{ step = 'cancel' }
             if ($call.Code -eq 0 -and $null -ne $call.Answer.value) {
                 $state = $call.Answer.value
+                Write-MSCommerceCancelledSummary -Caller $Caller -State $state
+                # Reaches the pipeline when the run ended for another reason than Ctrl+C (a stopped
+                # pipeline drops what is written to it, hence the summary on the host first).
                 Write-MSCommerceBulkResult -Caller $Caller -Result @($state.Results) -TypeName $TypeName
             }
         }
         Write-Progress -Activity $Activity -Completed
     }
     $state
+}
+
+function Write-MSCommerceCancelledSummary {
+    <#
+    .SYNOPSIS
+    After Ctrl+C, what the cancelled run did, on the host (the only stream a stopped pipeline
+    still shows): the products updated, and how many were not written.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Caller,
+
+        [Parameter(Mandatory = $true)]
+        [object] $State
+    )
+
+    $results = @($State.Results | Where-Object { $null -ne $_ })
+    $updated = @($results | Where-Object { [string]$_.Status -eq 'Updated' } | ForEach-Object { [string]$_.ProductId })
+    $failed = @($results | Where-Object { [string]$_.Status -eq 'Failed' }).Count
+    $text = 'Stopped: {0} of {1} products updated, {2} not written or failed; run the command again to finish (it writes only what still differs).' -f $updated.Count, $results.Count, $failed
+    if ($updated.Count -gt 0) {
+        $text += ' Updated: ' + ($updated -join ', ')
+    }
+    try {
+        if ($null -ne $Caller.Host -and $null -ne $Caller.Host.UI) {
+            $Caller.Host.UI.WriteWarningLine($text)
+        }
+    }
+    catch {
+        Write-Debug -Message "The summary of the cancelled run could not be shown: $($_.Exception.Message)"
+    }
 }
 
 function Write-MSCommerceBulkResult {

@@ -160,6 +160,24 @@ Describe 'Export, test, drift, sync' {
         (Get-EmulatorStats).updates | Should -Be 1
     }
 
+    It '-Confirm asks for each product that would change; only the confirmed ones are written, the others reported as before' {
+        $ids = Get-ProductIds
+        Set-ProductBehindTheBack -ProductId $ids[0] -Value 'Disabled'
+        Set-ProductBehindTheBack -ProductId 'CFQ7TTC0NEW5'
+        $path = $script:Path.Replace("'", "''")
+        # Answers: yes for the first product that would change, no for the new one.
+        $run = Invoke-ModuleProcess -Interactive -InputText ("Sync-MSCommerceBaseline -Path '$path' -Confirm | ForEach-Object { ""result `$(`$_.ProductId) `$(`$_.Status)"" }`nY`nN")
+        $text = $run.Output -join "`n"
+        @($run.Output | Where-Object { $_ -like '*Are you sure*' }) | Should -HaveCount 2 -Because $text
+        $results = @([regex]::Matches($text, 'result (\S+) (\S+)') | ForEach-Object { "$($_.Groups[1].Value) $($_.Groups[2].Value)" })
+        $results | Should -HaveCount 26 -Because $text
+        $results[0] | Should -Be "$($ids[0]) Updated"
+        @($results | Where-Object { $_ -like '* Unchanged' }) | Should -HaveCount 25
+        $results | Should -Not -Contain 'CFQ7TTC0NEW5 Updated'
+        (Get-EmulatorStats).updates | Should -Be 1
+        @(Test-MSCommerceBaseline -Path $script:Path | ForEach-Object { $_.ProductId }) | Should -Be @('CFQ7TTC0NEW5')
+    }
+
     It '-WhatIf lists each product that would change and writes nothing; -ThrottleLimit is checked' {
         Set-ProductBehindTheBack -ProductId 'CFQ7TTC0NEW3'
         $path = $script:Path.Replace("'", "''")
