@@ -1,0 +1,805 @@
+//! The `mscommerce` binary across many tenants (issue 11, `--tenants`)
+//! against the embedded emulator over loopback, hosting customer tenants of
+//! the partner: consented ones, one where the partner's app is not
+//! consented, one where it has no role (403), one where the partner user
+//! has no delegated access (403). Final states are read back from the
+//! emulator's `GET /_emulator/tenants/{tenant}/products`.
+
+use mscommerce::emulator::directory::{PARTNER_APP, PARTNER_TENANT_DOMAIN, PARTNER_USER};
+use mscommerce::emulator::fleet::{AppConsent, FleetConfig, TenantSpec};
+use mscommerce::emulator::{Catalogue, Emulator, EmulatorConfig, Faults};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PARTNER_SECRET: &str = "emulator-partner-secret";
+const PARTNER_PASSWORD: &str = "Emulator-Partner-1";
+/// The product the baseline keeps Enabled (in the seed catalogue).
+const KEEP: &str = "CFQ7TTC0KP0N";
+
+/// App-only sign-in with the partner's multi-tenant app at its own tenant.
+const APP_SIGN_IN: [&str; 6] = [
+    "--tenant-id",
+    PARTNER_TENANT_DOMAIN,
+    "--client-id",
+    PARTNER_APP.client_id,
+    "--client-secret",
+    PARTNER_SECRET,
+];
+
+/// A tenant of the test fleet: id, domain, the partner app there, whether
+/// the partner user has delegated access, the value of every product.
+const FLEET: [(&str, &str, AppConsent, bool, &str); 5] = [
+    (
+        "00000000-0000-4000-8000-0000000000a1",
+        "alpha.onmicrosoft.com",
+        AppConsent::Consented,
+        true,
+        "Enabled",
+    ),
+    (
+        "00000000-0000-4000-8000-0000000000b2",
+        "bravo.onmicrosoft.com",
+        AppConsent::Consented,
+        true,
+        "Disabled",
+    ),
+    (
+        "00000000-0000-4000-8000-0000000000c3",
+        "charlie.onmicrosoft.com",
+        AppConsent::NotConsented,
+        true,
+        "Enabled",
+    ),
+    (
+        "00000000-0000-4000-8000-0000000000d4",
+        "delta.onmicrosoft.com",
+        AppConsent::Consented,
+        false,
+        "Enabled",
+    ),
+    (
+        "00000000-0000-4000-8000-0000000000e5",
+        "echo.onmicrosoft.com",
+        AppConsent::NoRole,
+        true,
+        "Enabled",
+    ),
+];
+
+/// A TLS emulator (a client secret wants an https:// authority) hosting
+/// the fleet, and a directory holding its CA and the test's files.
+struct Setup {
+    emu: Emulator,
+    dir: tempfile::TempDir,
+    ca: PathBuf,
+}
+
+fn setup() -> Setup {
+    let emu = Emulator::start_background(EmulatorConfig {
+        tls: true,
+        catalogue: Catalogue::Seed,
+        ..Default::default()
+    })
+    .expect("emulator starts");
+    let tenants = FLEET
+        .iter()
+        .map(|(id, domain, app, access, value)| TenantSpec {
+            tenant_id: id.to_string(),
+            domain: Some(domain.to_string()),
+            catalogue: Some("seed".into()),
+            app: *app,
+            partner_access: Some(*access),
+            policy_value: Some(value.to_string()),
+        })
+        .collect();
+    emu.set_tenants(FleetConfig {
+        tenants,
+        ..Default::default()
+    })
+    .expect("fleet set");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, emu.ca_pem().expect("TLS")).unwrap();
+    Setup { emu, dir, ca }
+}
+
+impl Setup {
+    fn base(&self) -> Command {
+        let url = self.emu.url();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mscommerce"));
+        c.env_remove("MSCOMMERCE_ACCESS_TOKEN")
+            .env_remove("MSCOMMERCE_CLIENT_SECRET")
+            .env_remove("MSCOMMERCE_PASSWORD")
+            .args(["--service-url", &url, "--authority-host", &url])
+            .arg("--ca-file")
+            .arg(&self.ca);
+        c
+    }
+
+    /// The CLI signed in with `sign_in`, run to its end.
+    fn signed_in(&self, sign_in: &[&str], format: &str, args: &[&str]) -> Output {
+        self.base()
+            .args(sign_in)
+            .args(["--output", format])
+            .args(args)
+            .output()
+            .expect("runs")
+    }
+
+    /// The partner's multi-tenant app, app-only with its secret.
+    fn app(&self, format: &str, args: &[&str]) -> Output {
+        self.signed_in(&APP_SIGN_IN, format, args)
+    }
+
+    /// [`Setup::app`] with the arguments of `line`, split at spaces.
+    fn app_line(&self, format: &str, line: &str) -> Output {
+        self.app(format, &line.split_whitespace().collect::<Vec<_>>())
+    }
+
+    /// The partner's admin, delegated (password sign-in).
+    fn partner(&self, format: &str, args: &[&str]) -> Output {
+        let sign_in = [
+            "--username",
+            PARTNER_USER.upn,
+            "--password",
+            PARTNER_PASSWORD,
+        ];
+        self.signed_in(&sign_in, format, args)
+    }
+
+    /// A file of the test's directory with `text`; its path.
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+
+    /// A template baseline: KEEP Enabled, every other product Disabled.
+    fn lockdown(&self) -> String {
+        let b = json!({
+            "PolicyId": "AllowSelfServicePurchase",
+            "TenantId": null,
+            "Products": [{"ProductId": KEEP, "PolicyValue": "Enabled"}],
+            "OtherProducts": "Disabled",
+        });
+        self.file("lockdown.json", &b.to_string())
+    }
+
+    /// `GET /_emulator/tenants/{tenant}/products`: id -> value, and the
+    /// tenant's writes.
+    fn read_back(&self, tenant: &str) -> (Vec<(String, String)>, u64) {
+        let v = control(
+            &self.emu,
+            &self.ca,
+            &format!("/_emulator/tenants/{tenant}/products"),
+        );
+        let items = v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|p| {
+                (
+                    p["productId"].as_str().expect("productId").to_string(),
+                    p["policyValue"].as_str().expect("policyValue").to_string(),
+                )
+            })
+            .collect();
+        (items, v["writes"].as_u64().expect("writes"))
+    }
+
+    /// Every product of `tenant` is at the lockdown's value, or, when
+    /// `untouched`, still at `value` with no write.
+    fn assert_tenant(&self, tenant: &str, locked: bool, value: &str) {
+        let (items, writes) = self.read_back(tenant);
+        assert_eq!(items.len(), 12, "{tenant}: {items:?}");
+        for (id, v) in &items {
+            let want = match (locked, id == KEEP) {
+                (true, true) => "Enabled",
+                (true, false) => "Disabled",
+                (false, _) => value,
+            };
+            assert_eq!(v, want, "{tenant} {id}");
+        }
+        if !locked {
+            assert_eq!(writes, 0, "{tenant} was written");
+        }
+    }
+}
+
+/// A control endpoint of the emulator, over its TLS, trusting its CA.
+fn control(emu: &Emulator, ca: &Path, path: &str) -> Value {
+    let options = json!({"caCertificatePath": ca}).to_string();
+    let tls = mscommerce::options::SessionOptions::parse(&options).unwrap();
+    let url = format!("{}{path}", emu.url());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(mscommerce::transport::tls_config(&tls).unwrap())
+            .no_proxy()
+            .build()
+            .unwrap();
+        let r = client
+            .get(&url)
+            .send()
+            .await
+            .expect("control endpoint answers");
+        assert!(r.status().is_success(), "{url}: {}", r.status());
+        r.json().await.expect("JSON")
+    })
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn expect_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stderr: {}\nstdout: {}",
+        stderr(o),
+        stdout(o)
+    );
+    assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
+}
+
+/// The per-tenant objects of a JSON output, by tenant.
+fn tenants(o: &Output) -> Vec<Value> {
+    match serde_json::from_slice::<Value>(&o.stdout) {
+        Ok(Value::Array(a)) => a,
+        other => panic!("stdout is not a JSON array ({other:?}): {}", stderr(o)),
+    }
+}
+
+fn of<'a>(rs: &'a [Value], tenant: &str) -> &'a Value {
+    rs.iter()
+        .find(|r| r["TenantId"] == tenant)
+        .unwrap_or_else(|| panic!("no result for {tenant}: {rs:?}"))
+}
+
+fn count(r: &Value, status: &str) -> usize {
+    r["Value"]
+        .as_array()
+        .map_or(0, |a| a.iter().filter(|p| p["Status"] == status).count())
+}
+
+#[test]
+fn app_only_baseline_apply_across_tenants_then_a_rerun_writes_nothing() {
+    let s = setup();
+    let base = s.lockdown();
+    let list = s.file(
+        "customers.txt",
+        "# customers of Fabrikam Partners\n\
+         alpha.onmicrosoft.com\n\
+         \n\
+         00000000-0000-4000-8000-0000000000b2   # bravo, by id\n\
+         charlie.onmicrosoft.com\n\
+         echo.onmicrosoft.com\n",
+    );
+    let o = s.app_line(
+        "json",
+        &format!("baseline apply --file {base} --tenants {list} --tenant-concurrency 2"),
+    );
+    // Two tenants failed: the others were still done, and the exit says so.
+    expect_exit(&o, 3);
+    let rs = tenants(&o);
+    let order: Vec<&str> = rs.iter().map(|r| r["TenantId"].as_str().unwrap()).collect();
+    assert_eq!(
+        order,
+        [
+            "alpha.onmicrosoft.com",
+            "00000000-0000-4000-8000-0000000000b2",
+            "charlie.onmicrosoft.com",
+            "echo.onmicrosoft.com"
+        ]
+    );
+    let alpha = of(&rs, "alpha.onmicrosoft.com");
+    assert_eq!(alpha["Status"], "Succeeded", "{alpha}");
+    assert_eq!(
+        (count(alpha, "Updated"), count(alpha, "Unchanged")),
+        (11, 1)
+    );
+    let bravo = of(&rs, "00000000-0000-4000-8000-0000000000b2");
+    assert_eq!(bravo["Status"], "Succeeded", "{bravo}");
+    assert_eq!(
+        (count(bravo, "Updated"), count(bravo, "Unchanged")),
+        (1, 11)
+    );
+    let charlie = of(&rs, "charlie.onmicrosoft.com");
+    assert_eq!(charlie["Status"], "Failed");
+    assert_eq!(charlie["Reason"], "NotConsented");
+    assert!(charlie["Value"].is_null());
+    let m = charlie["Error"]["message"].as_str().unwrap();
+    assert!(m.starts_with("tenant 'charlie.onmicrosoft.com': "), "{m}");
+    assert!(m.contains("AADSTS700016"), "{m}");
+    let echo = of(&rs, "echo.onmicrosoft.com");
+    assert_eq!(echo["Reason"], "Forbidden", "{echo}");
+    assert_eq!(echo["Error"]["httpStatus"], 403, "{echo}");
+
+    // Each tenant's final state, from the emulator.
+    s.assert_tenant("alpha.onmicrosoft.com", true, "");
+    s.assert_tenant("bravo.onmicrosoft.com", true, "");
+    s.assert_tenant("charlie.onmicrosoft.com", false, "Enabled");
+    s.assert_tenant("echo.onmicrosoft.com", false, "Enabled");
+    assert_eq!(s.read_back("alpha.onmicrosoft.com").1, 11);
+    assert_eq!(s.read_back("bravo.onmicrosoft.com").1, 1);
+
+    // The summary per tenant, and the total, on stderr.
+    let err = stderr(&o);
+    for line in [
+        "baseline apply: tenant alpha.onmicrosoft.com: Succeeded; 12 products, 11 updated, 1 unchanged, 0 failed",
+        "baseline apply: tenant 00000000-0000-4000-8000-0000000000b2: Succeeded; 12 products, 1 updated, 11 unchanged, 0 failed",
+        "baseline apply: tenant charlie.onmicrosoft.com: Failed (NotConsented); tenant 'charlie.onmicrosoft.com': ",
+        "baseline apply: tenant echo.onmicrosoft.com: Failed (Forbidden); ",
+        "baseline apply: 4 tenants, 2 succeeded, 2 failed (1 NotConsented, 1 Forbidden)",
+        "baseline apply: 0/4 tenants done (0 succeeded, 0 failed)",
+        "baseline apply: 4/4 tenants done (2 succeeded, 2 failed)",
+    ] {
+        assert!(err.contains(line), "missing {line:?} in:\n{err}");
+    }
+    assert!(
+        stdout(&o).trim_start().starts_with('['),
+        "JSON on stdout only"
+    );
+
+    // The same again for the tenants that can be reached: nothing to write.
+    let both = "alpha.onmicrosoft.com,bravo.onmicrosoft.com";
+    let o = s.app_line(
+        "json",
+        &format!("baseline apply --file {base} --tenants {both}"),
+    );
+    expect_exit(&o, 0);
+    let rs = tenants(&o);
+    assert_eq!(rs.len(), 2);
+    for r in &rs {
+        assert_eq!(r["Status"], "Succeeded", "{r}");
+        assert_eq!(count(r, "Unchanged"), 12, "{r}");
+    }
+    assert_eq!(
+        s.read_back("alpha.onmicrosoft.com").1,
+        11,
+        "the rerun wrote"
+    );
+    assert_eq!(s.read_back("bravo.onmicrosoft.com").1, 1, "the rerun wrote");
+}
+
+#[test]
+fn delegated_partner_run_with_a_forbidden_tenant() {
+    let s = setup();
+    let o = s.partner(
+        "csv",
+        &[
+            "products",
+            "set",
+            "--all",
+            "--value",
+            "Disabled",
+            "--tenants",
+            "alpha.onmicrosoft.com, delta.onmicrosoft.com ,00000000-0000-4000-8000-0000000000b2",
+        ],
+    );
+    expect_exit(&o, 3);
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("TenantId,ProductId,ProductName,PreviousValue,PolicyValue,Status,Error")
+    );
+    let rows: Vec<&str> = lines.collect();
+    // 12 products of alpha, 12 of bravo, one row for delta.
+    assert_eq!(rows.len(), 25, "{out}");
+    let alpha: Vec<&&str> = rows
+        .iter()
+        .filter(|r| r.starts_with("alpha.onmicrosoft.com,"))
+        .collect();
+    assert_eq!(alpha.len(), 12);
+    assert!(
+        alpha
+            .iter()
+            .all(|r| r.contains(",Enabled,Disabled,Updated,")),
+        "{out}"
+    );
+    let delta: Vec<&&str> = rows
+        .iter()
+        .filter(|r| r.starts_with("delta.onmicrosoft.com,"))
+        .collect();
+    assert_eq!(delta.len(), 1, "{out}");
+    assert!(
+        delta[0].starts_with("delta.onmicrosoft.com,,,,,Failed,"),
+        "{out}"
+    );
+    assert!(delta[0].contains("HTTP 403"), "{out}");
+    let err = stderr(&o);
+    assert!(
+        err.contains("products set: tenant delta.onmicrosoft.com: Failed (Forbidden); "),
+        "{err}"
+    );
+    assert!(
+        err.contains("products set: 3 tenants, 2 succeeded, 1 failed (1 Forbidden)"),
+        "{err}"
+    );
+    // Read back: alpha locked down, bravo already was (no write), delta untouched.
+    let (alpha, writes) = s.read_back("alpha.onmicrosoft.com");
+    assert!(alpha.iter().all(|(_, v)| v == "Disabled"), "{alpha:?}");
+    assert_eq!(writes, 12);
+    let (bravo, writes) = s.read_back("bravo.onmicrosoft.com");
+    assert!(bravo.iter().all(|(_, v)| v == "Disabled"), "{bravo:?}");
+    assert_eq!(writes, 0);
+    s.assert_tenant("delta.onmicrosoft.com", false, "Enabled");
+    // The partner's one sign-in reached each tenant through its refresh token.
+    for t in ["alpha.onmicrosoft.com", "delta.onmicrosoft.com"] {
+        assert!(s.emu.tenant_token_requests(t).unwrap() >= 1, "{t}");
+    }
+}
+
+#[test]
+fn baseline_test_exit_codes() {
+    let s = setup();
+    let base = s.lockdown();
+    let test = |tenants: &str| {
+        s.app(
+            "table",
+            &["baseline", "test", "--file", &base, "--tenants", tenants],
+        )
+    };
+    // bravo: every product Disabled, KEEP must be Enabled: drift (1);
+    // applied, no drift (0).
+    let o = test("bravo.onmicrosoft.com");
+    expect_exit(&o, 1);
+    let out = stdout(&o);
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("TenantId")
+            && header.contains("ProductId")
+            && header.contains("Expected"),
+        "{out}"
+    );
+    assert!(
+        out.contains("bravo.onmicrosoft.com") && out.contains(KEEP),
+        "{out}"
+    );
+    assert!(
+        stderr(&o).contains("baseline test: 1 tenants, 0 succeeded, 0 failed, 1 drifted"),
+        "{}",
+        stderr(&o)
+    );
+    let o = s.app_line(
+        "json",
+        &format!("baseline apply --file {base} --tenants bravo.onmicrosoft.com"),
+    );
+    expect_exit(&o, 0);
+    let o = test("bravo.onmicrosoft.com");
+    expect_exit(&o, 0);
+    assert!(
+        stderr(&o).contains("baseline test: tenant bravo.onmicrosoft.com: Succeeded; no drift"),
+        "{}",
+        stderr(&o)
+    );
+    // alpha drifted, bravo not: 1.
+    let both = "alpha.onmicrosoft.com,bravo.onmicrosoft.com";
+    let o = s.app_line(
+        "json",
+        &format!("baseline test --file {base} --tenants {both}"),
+    );
+    expect_exit(&o, 1);
+    let rs = tenants(&o);
+    assert_eq!(of(&rs, "alpha.onmicrosoft.com")["Status"], "Drifted");
+    assert_eq!(
+        of(&rs, "alpha.onmicrosoft.com")["Value"]
+            .as_array()
+            .unwrap()
+            .len(),
+        11
+    );
+    assert_eq!(of(&rs, "bravo.onmicrosoft.com")["Status"], "Succeeded");
+    // A failed tenant wins over drift: 3.
+    let o = test("alpha.onmicrosoft.com,charlie.onmicrosoft.com");
+    expect_exit(&o, 3);
+    let out = stdout(&o);
+    assert!(out.contains("NotConsented (see the summary)"), "{out}");
+    // Nothing was written by a test.
+    assert_eq!(s.read_back("alpha.onmicrosoft.com").1, 0);
+}
+
+#[test]
+fn products_list_has_a_tenant_id_column() {
+    let s = setup();
+    let tenants_arg = "alpha.onmicrosoft.com,bravo.onmicrosoft.com,nobody.onmicrosoft.com";
+    let o = s.app("csv", &["products", "list", "--tenants", tenants_arg]);
+    expect_exit(&o, 3);
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("TenantId,PolicyValue,ProductId,PolicyId,ProductName,Error")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 12 + 12 + 1, "{out}");
+    assert!(rows
+        .iter()
+        .any(|r| r.starts_with(&format!("alpha.onmicrosoft.com,Enabled,{KEEP},"))));
+    assert!(rows
+        .iter()
+        .any(|r| r.starts_with(&format!("bravo.onmicrosoft.com,Disabled,{KEEP},"))));
+    let nobody = rows.iter().find(|r| r.starts_with("nobody.")).unwrap();
+    assert!(nobody.contains("AADSTS90002"), "{nobody}");
+    assert!(
+        stderr(&o)
+            .contains("products list: tenant nobody.onmicrosoft.com: Failed (TenantNotFound)"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = s.app(
+        "json",
+        &["products", "list", "--tenants", "alpha.onmicrosoft.com"],
+    );
+    expect_exit(&o, 0);
+    let rs = tenants(&o);
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0]["TenantId"], "alpha.onmicrosoft.com");
+    assert_eq!(rs[0]["Status"], "Succeeded");
+    assert_eq!(rs[0]["Value"].as_array().unwrap().len(), 12);
+    assert_eq!(rs[0]["Value"][0]["PolicyId"], "AllowSelfServicePurchase");
+
+    let o = s.app(
+        "table",
+        &["products", "list", "--tenants", "bravo.onmicrosoft.com"],
+    );
+    expect_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.starts_with("TenantId "), "{out}");
+    assert_eq!(out.lines().count(), 2 + 12, "{out}");
+}
+
+/// The tenants are read and checked before any request: the service and
+/// authority here are a closed port, so any request would fail with 18.
+#[test]
+fn tenants_file_and_list_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mscommerce"))
+            .env_remove("MSCOMMERCE_ACCESS_TOKEN")
+            .env_remove("MSCOMMERCE_CLIENT_SECRET")
+            .env_remove("MSCOMMERCE_PASSWORD")
+            .args([
+                "--service-url",
+                "http://127.0.0.1:9",
+                "--authority-host",
+                "http://127.0.0.1:9",
+            ])
+            .args([
+                "--username",
+                "admin@fabrikampartners.onmicrosoft.com",
+                "--password",
+                "x",
+            ])
+            .args(["--output", "json"])
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let list = |tenants: &str| run(&["products", "list", "--tenants", tenants]);
+    let refused = |o: &Output, code: i32, wanted: &str| {
+        expect_exit(o, code);
+        assert!(
+            stderr(o).contains(wanted),
+            "missing {wanted:?} in {}",
+            stderr(o)
+        );
+        assert!(o.stdout.is_empty(), "{}", stdout(o));
+    };
+
+    let bad = file(
+        "bad.txt",
+        "# ok\nalpha.onmicrosoft.com\n\nbravo.onmicrosoft.com, charlie.onmicrosoft.com\n",
+    );
+    refused(
+        &list(&bad),
+        11,
+        &format!("--tenants {bad} line 4: 'bravo.onmicrosoft.com, charlie.onmicrosoft.com' is not a tenant id or domain (one tenant a line"),
+    );
+    let slash = file("slash.txt", "alpha.onmicrosoft.com\ncontoso/evil\n");
+    refused(
+        &list(&slash),
+        11,
+        &format!("--tenants {slash} line 2: 'contoso/evil'"),
+    );
+    let empty = file("empty.txt", "# nobody yet\n\n   # still nobody\n");
+    refused(
+        &list(&empty),
+        11,
+        &format!("--tenants {empty} names no tenant"),
+    );
+    let missing = dir.path().join("customers.txt").display().to_string();
+    refused(
+        &list(&missing),
+        11,
+        &format!("--tenants {missing} cannot be read"),
+    );
+    refused(
+        &list("alpha.onmicrosoft.com,bad tenant"),
+        11,
+        "--tenants: 'bad tenant' (item 2) is not a tenant id (a GUID) or a domain name",
+    );
+    refused(&list(" , ,"), 11, "--tenants names no tenant");
+    // Range and pairing of --tenant-concurrency: usage errors.
+    let ok = file("ok.txt", "alpha.onmicrosoft.com\n");
+    refused(
+        &run(&[
+            "products",
+            "list",
+            "--tenants",
+            &ok,
+            "--tenant-concurrency",
+            "0",
+        ]),
+        2,
+        "--tenant-concurrency",
+    );
+    refused(
+        &run(&[
+            "products",
+            "list",
+            "--tenants",
+            &ok,
+            "--tenant-concurrency",
+            "65",
+        ]),
+        2,
+        "--tenant-concurrency",
+    );
+    refused(
+        &run(&["products", "list", "--tenant-concurrency", "4"]),
+        2,
+        "--tenants",
+    );
+    // A sign-in that cannot reach other tenants.
+    let o = Command::new(env!("CARGO_BIN_EXE_mscommerce"))
+        .env_remove("MSCOMMERCE_CLIENT_SECRET")
+        .env_remove("MSCOMMERCE_PASSWORD")
+        .args([
+            "--service-url",
+            "http://127.0.0.1:9",
+            "--access-token",
+            "x.y.z",
+        ])
+        .args(["products", "list", "--tenants", &ok])
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        11,
+        "--tenants needs a sign-in that reaches the customers' tenants",
+    );
+    // A baseline of one tenant is not applied to others.
+    let named = file(
+        "named.json",
+        r#"{"PolicyId":"AllowSelfServicePurchase","TenantId":"00000000-0000-4000-8000-0000000000a1","Products":[],"OtherProducts":"Disabled"}"#,
+    );
+    refused(
+        &run(&[
+            "baseline",
+            "apply",
+            "--file",
+            &named,
+            "--tenants",
+            "bravo.onmicrosoft.com",
+        ]),
+        11,
+        "is the baseline of tenant 00000000-0000-4000-8000-0000000000a1 (its TenantId)",
+    );
+    // A duplicate is run once, with a warning; then sign-in is tried (18:
+    // the closed port), which shows the file was accepted.
+    let twice = file(
+        "twice.txt",
+        "alpha.onmicrosoft.com\nALPHA.onmicrosoft.com\n",
+    );
+    let o = list(&twice);
+    expect_exit(&o, 18);
+    assert!(
+        stderr(&o).contains(&format!(
+            "warning: --tenants {twice} line 2: ALPHA.onmicrosoft.com is already on line 1; it is run once"
+        )),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Ctrl+C during a fleet apply: no further tenant starts, the one running
+/// finishes, the report lists the others as Failed (Cancelled), exit 130.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_starting_tenants() {
+    use std::io::{BufRead, Read};
+    use std::process::Stdio;
+    let s = setup();
+    s.emu
+        .set_tenants(FleetConfig {
+            generate: Some(mscommerce::emulator::fleet::Generate {
+                count: 6,
+                catalogue: Some("seed".into()),
+                drifted: 6,
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+    s.emu.set_faults(Faults {
+        latency_ms: 150,
+        ..Default::default()
+    });
+    let base = s.lockdown();
+    let ids: Vec<String> = (1..=6)
+        .map(mscommerce::emulator::fleet::generated_tenant_id)
+        .collect();
+    let mut child = s
+        .base()
+        .args(APP_SIGN_IN)
+        .args(["--output", "json", "baseline", "apply", "--file", &base])
+        .args(["--tenants", &ids.join(","), "--tenant-concurrency", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "{seen}");
+        seen.push_str(&line);
+        if line.contains("1/6 tenants done") {
+            break;
+        }
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    err.read_to_string(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("Ctrl+C: no further tenant starts"), "{seen}");
+    let rs: Vec<Value> = serde_json::from_str(&out).expect(&seen);
+    assert_eq!(rs.len(), 6);
+    let done = rs.iter().filter(|r| r["Status"] == "Succeeded").count();
+    let cancelled = rs.iter().filter(|r| r["Reason"] == "Cancelled").count();
+    assert!((1..6).contains(&done), "{rs:?}");
+    assert_eq!(done + cancelled, 6, "{rs:?}");
+    assert!(
+        seen.contains(&format!(
+            "mscommerce: cancelled: {cancelled} tenants were not started"
+        )),
+        "{seen}"
+    );
+    for r in &rs {
+        let t = r["TenantId"].as_str().unwrap();
+        let (items, writes) = s.read_back(t);
+        if r["Reason"] == "Cancelled" {
+            assert_eq!(writes, 0, "{t} was written");
+            assert!(items.iter().all(|(_, v)| v == "Enabled"));
+        } else {
+            assert_eq!(writes, 11, "{t}");
+        }
+    }
+}
