@@ -13,9 +13,10 @@ use windows_sys::Win32::Foundation::{GetLastError, NTE_BAD_ALGID};
 use windows_sys::Win32::Security::Cryptography::{
     CertCloseStore, CertFindCertificateInStore, CertFreeCertificateContext,
     CertGetCertificateContextProperty, CertOpenStore, CryptAcquireCertificatePrivateKey,
-    CryptAcquireContextW, CryptCreateHash, CryptDestroyHash, CryptReleaseContext,
-    CryptSetHashParam, CryptSignHashW, NCryptFreeObject, NCryptSignHash, BCRYPT_PAD_PKCS1,
-    BCRYPT_PKCS1_PADDING_INFO, BCRYPT_SHA256_ALGORITHM, CALG_SHA_256, CERT_CONTEXT, CERT_FIND_HASH,
+    CryptAcquireContextW, CryptCreateHash, CryptDestroyHash, CryptDestroyKey, CryptGetUserKey,
+    CryptReleaseContext, CryptSetHashParam, CryptSignHashW, NCryptFreeObject, NCryptSignHash,
+    AT_KEYEXCHANGE, AT_SIGNATURE, BCRYPT_PAD_PKCS1, BCRYPT_PKCS1_PADDING_INFO,
+    BCRYPT_SHA256_ALGORITHM, CALG_SHA_256, CERT_CONTEXT, CERT_FIND_HASH,
     CERT_KEY_PROV_INFO_PROP_ID, CERT_NCRYPT_KEY_SPEC, CERT_STORE_OPEN_EXISTING_FLAG,
     CERT_STORE_PROV_SYSTEM_W, CERT_STORE_READONLY_FLAG, CERT_SYSTEM_STORE_CURRENT_USER,
     CERT_SYSTEM_STORE_LOCAL_MACHINE, CRYPT_ACQUIRE_PREFER_NCRYPT_KEY_FLAG,
@@ -250,6 +251,7 @@ fn cryptoapi_sign_sha256(
             no_sha256: false,
         });
     }
+    let spec = key_spec(prov, spec);
     let mut hash: usize = 0;
     // SAFETY: `prov` is a valid provider handle; the hash object made here
     // is destroyed before returning.
@@ -279,6 +281,29 @@ fn cryptoapi_sign_sha256(
         CryptDestroyHash(hash);
         signed
     }
+}
+
+/// The key pair of `prov` to sign with. Windows documents dwKeySpec as
+/// AT_SIGNATURE or AT_KEYEXCHANGE for a CryptoAPI key; Wine 8 writes 3 (both
+/// bits) into the provider info of a key imported from a PFX, whose pair is
+/// AT_KEYEXCHANGE: for such a value, the first of the two it names that the
+/// container has a key for.
+fn key_spec(prov: usize, spec: u32) -> u32 {
+    if spec == AT_SIGNATURE || spec == AT_KEYEXCHANGE {
+        return spec;
+    }
+    for candidate in [AT_KEYEXCHANGE, AT_SIGNATURE] {
+        let mut key: usize = 0;
+        // SAFETY: a valid provider handle; a key handle obtained is
+        // destroyed at once.
+        if spec & candidate != 0 && unsafe { CryptGetUserKey(prov, candidate, &mut key) } != 0 {
+            unsafe {
+                CryptDestroyKey(key);
+            }
+            return candidate;
+        }
+    }
+    spec
 }
 
 /// Run `f` with the certificate's key container opened by the Microsoft
