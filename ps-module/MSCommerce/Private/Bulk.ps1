@@ -76,12 +76,13 @@ function Select-MSCommerceApprovedPlan {
         if ([string]$item.Status -ne 'WouldUpdate') {
             continue
         }
+        # Service text on the host: escaped.
         $target = "product '$($item.ProductId)'"
         if (-not [string]::IsNullOrEmpty([string]$item.ProductName)) {
             $target = "product '$($item.ProductId)' ($($item.ProductName))"
         }
         $action = "Set policy '$($item.PolicyId)' from '$($item.PreviousValue)' to '$($item.PolicyValue)'"
-        if ($Caller.ShouldProcess($target, $action)) {
+        if ($Caller.ShouldProcess((ConvertTo-MSCommerceDisplayText -Text $target), (ConvertTo-MSCommerceDisplayText -Text $action))) {
             $approved.Add([string]$item.ProductId)
         }
     }
@@ -255,7 +256,7 @@ function Write-MSCommerceCancelledSummary {
     }
     try {
         if ($null -ne $Caller.Host -and $null -ne $Caller.Host.UI) {
-            $Caller.Host.UI.WriteWarningLine($text)
+            $Caller.Host.UI.WriteWarningLine((ConvertTo-MSCommerceDisplayText -Text $text))
         }
     }
     catch {

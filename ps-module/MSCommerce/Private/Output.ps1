@@ -4,6 +4,34 @@
 # Product ids and names of the last listing, for the -ProductId argument completer.
 $script:MSCommerceProductCache = @{}
 
+function ConvertTo-MSCommerceDisplayText {
+    <#
+    .SYNOPSIS
+    Service text (a product name) for a line on the host: control characters, line breaks and
+    bidirectional overrides escaped (\x1b, \u{202e}), so that a name cannot act on the terminal.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string] $Text
+    )
+
+    if ([string]::IsNullOrEmpty($Text)) {
+        return ''
+    }
+    $evaluator = [System.Text.RegularExpressions.MatchEvaluator] {
+        param($match)
+        $code = [int][char]$match.Value
+        if ($code -lt 0x100) {
+            return '\x' + $code.ToString('x2')
+        }
+        '\u{' + $code.ToString('x4') + '}'
+    }
+    [regex]::Replace($Text, '[\x00-\x1F\x7F-\x9F\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]', $evaluator)
+}
+
 function ConvertTo-MSCommerceLocalTime {
     <#
     .SYNOPSIS

@@ -24,9 +24,16 @@ Examples:
   mscommerce products set --all --except CFQ7TTC0KP0N --value Disabled
   mscommerce baseline export --file tenant.json --other-products Disabled
 
+  # An MSP's nightly guard over its customers (customers.txt: one tenant a
+  # line), with the partner's multi-tenant app consented in each of them
+  mscommerce --tenant-id fabrikampartners.onmicrosoft.com --client-id <app id> \\
+      --certificate /etc/mscommerce/app.pem \\
+      baseline apply --file lockdown.json --tenants customers.txt --tenant-concurrency 8
+
 A flag given on the command line wins over its environment variable.
 
-Exit status: 0 success; 1 `baseline test` found drift; 2 usage error; 130
+Exit status: 0 success; 1 `baseline test` found drift; 2 usage error; 3 with
+--tenants, a tenant failed (the others were done; the summary says why); 130
 Ctrl+C during a bulk change (after its report); otherwise 10 + the native
 return code (11 invalid argument, 12 not connected, 13 authentication,
 14 forbidden, 15 not found, 16 throttled, 17 service, 18 network, 19 timeout,
@@ -319,6 +326,17 @@ pub enum PoliciesCommand {
 #[derive(Subcommand, Debug)]
 pub enum ProductsCommand {
     /// List the products of a policy and their values
+    #[command(after_help = "\
+Examples:
+  # The products of one tenant
+  mscommerce products list
+
+  # Of every customer of the list, as CSV with TenantId first
+  mscommerce --tenant-id fabrikampartners.onmicrosoft.com --client-id <app id> \\
+      --output csv products list --tenants customers.txt
+
+Exit status: 0 listed; with --tenants, 3 when a tenant failed (the others are listed;
+the summary on stderr says why); otherwise 10 + the native return code.")]
     List {
         #[command(flatten)]
         policy: PolicyArg,
@@ -407,9 +425,13 @@ Examples:
   mscommerce --output csv products set --product-id CFQ7TTC0KP0N,CFQ7TTC0KP0P \\
       --product-id CFQ7TTC0LH2H --enabled false --concurrency 2
 
+  # The same in every customer tenant, signed in once as the partner's admin
+  mscommerce --device-code products set --all --value Disabled --tenants customers.txt
+
 Exit status: 0 every product at its value; 10 + the first failed product's native
 code when any failed (e.g. 15 not found, 16 throttled); 130 after Ctrl+C (the report
-lists the products not written as Failed \"cancelled\"); 2 usage error.";
+lists the products not written as Failed \"cancelled\"); 2 usage error. With --tenants:
+3 when a tenant failed (not consented, forbidden, throttled, a product failed...).";
 
 /// How a bulk change runs (`products set` with several products, `baseline apply`).
 #[derive(Args, Debug)]
@@ -496,9 +518,14 @@ Examples:
   # The drift as CSV
   mscommerce --output csv baseline test --file contoso.json
 
+  # Every customer of the list against a template (its TenantId null)
+  mscommerce --tenant-id fabrikampartners.onmicrosoft.com --client-id <app id> \\
+      baseline test --file lockdown.json --tenants customers.txt
+
 Exit status: 0 no drift; 1 drift (the drift objects are printed); 2 usage error;
 11 the file cannot be read or is not a valid baseline; otherwise 10 + the native
-return code (13 authentication, 16 throttled, 18 network, ...)."
+return code (13 authentication, 16 throttled, 18 network, ...). With --tenants:
+3 when a tenant failed (even if others drifted), else 1 when one drifted."
     )]
     Test {
         /// The baseline file
@@ -515,7 +542,13 @@ are written, in one bulk run (as products set --all), verified by a listing afte
 A product of the file that the tenant no longer has is reported Failed (NotFound), and \
 the rest goes on. The output lists every product's outcome as products set does; \
 --what-if shows the plan and writes nothing. Ctrl+C stops starting writes, lets those \
-in flight finish, verifies and prints the report (exit 130).",
+in flight finish, verifies and prints the report (exit 130).\n\n\
+With --tenants, the file is applied to every tenant of the list, as a template (its \
+TenantId null or absent), up to --tenant-concurrency tenants at a time. One tenant's \
+failure (not consented, forbidden, throttled, not found) does not stop the others. The \
+output has TenantId first (JSON: one object per tenant with TenantId, Status, Reason, \
+Error and Value, the products' results); a summary line per tenant goes to stderr; \
+Ctrl+C starts no further tenant, lets those running finish and prints the report.",
         after_help = "\
 Examples:
   # What would change
@@ -525,9 +558,16 @@ Examples:
   mscommerce --tenant-id contoso.onmicrosoft.com --client-id <app id> \\
       --certificate /etc/mscommerce/app.pem baseline apply --file /etc/mscommerce/contoso.json
 
+  # An MSP's nightly run over its customers (customers.txt: one tenant id or
+  # domain a line, # comments), with the partner's multi-tenant app
+  mscommerce --tenant-id fabrikampartners.onmicrosoft.com --client-id <app id> \\
+      --certificate /etc/mscommerce/app.pem \\
+      baseline apply --file lockdown.json --tenants customers.txt --tenant-concurrency 8
+
 Exit status: 0 every product at its value; 10 + the first failed product's native
 code when any failed (e.g. 15 a product of the file is not in the tenant); 11 the
-file cannot be read or is not a valid baseline; 130 after Ctrl+C; 2 usage error."
+file cannot be read or is not a valid baseline; 130 after Ctrl+C; 2 usage error.
+With --tenants: 3 when a tenant failed (the others were done; see the summary)."
     )]
     Apply {
         /// The baseline file

@@ -79,6 +79,16 @@ $r = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Update
         (Get-EmulatorStats).updates | Should -Be 1
     }
 
+    It 'escapes control characters of product names in the "What if:" lines' {
+        $escape = [string][char]27
+        $null = Invoke-Emulator -Path '/_emulator/products' -Body @{ productId = 'GENPROD00005'; productName = "Evil$escape]0;title$([char]7) name" }
+        $run = Invoke-ModuleProcess -InputText 'Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId GENPROD00005, GENPROD00006 -Value Disabled -WhatIf'
+        $line = @($run.Output | Where-Object { $_ -like '*GENPROD00005*' })
+        $line | Should -HaveCount 1 -Because ($run.Output -join "`n")
+        $line[0].Contains('(Evil\x1b]0;title\x07 name)') | Should -BeTrue -Because $line[0]
+        ($run.Output -join "`n").Contains($escape) | Should -BeFalse
+    }
+
     It '-Confirm asks for each product that would change and writes only the confirmed ones' {
         # The child's host reads each answer from the line after the command: yes, no, yes.
         $run = Invoke-ModuleProcess -Interactive -InputText @'
