@@ -1514,7 +1514,7 @@ impl CallCredential {
                 crate::auth::jwt::claims(t.expose()).and_then(|c| c.tid)
             }
             (CallCredential::Connection(c), _) => c.info().await.tenant_id,
-            (CallCredential::Tenant(_, t), _) => Some(t.clone()),
+            (CallCredential::Tenant(c, t), _) => c.token_tenant().await.or(Some(t.clone())),
             _ => None,
         }
     }

@@ -465,15 +465,18 @@ fn the_answer_document_of_a_fleet_get() {
     let emu = start(None);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = rt.block_on(secret_session(&emu));
-    let req = json!({"resource": "baseline", "tenants": [T2, T3]}).to_string();
+    let req = json!({"resource": "baseline", "tenants": ["locked.example.com", T3]}).to_string();
     let log = CallLog::new();
     let result = rt.block_on(s.get(&req, &log));
     let (code, text) = mscommerce::session::answer(result, &log);
     assert_eq!(code, 0, "{text}");
     let doc: Value = serde_json::from_str(&text).unwrap();
     let r = by_tenant(doc["value"].as_array().unwrap());
-    assert_eq!(r[T2]["Value"]["OtherProducts"], "Keep");
-    assert_eq!(r[T2]["Value"]["Products"].as_array().unwrap().len(), 26);
+    let r2 = &r["locked.example.com"];
+    assert_eq!(r2["Value"]["OtherProducts"], "Keep");
+    // The tenant's id from its token, whatever name the request used.
+    assert_eq!(r2["Value"]["TenantId"], T2);
+    assert_eq!(r2["Value"]["Products"].as_array().unwrap().len(), 26);
     assert_eq!(r[T3]["Reason"], "NotConsented");
     assert!(s.get_limit(&req) >= s.timeout());
 }

@@ -218,6 +218,13 @@ impl Credential {
         Ok(token)
     }
 
+    /// The tenant (`tid`) of the cached token, when it is a JWT.
+    pub async fn token_tenant(&self) -> Option<String> {
+        let cached = self.cached.lock().await;
+        let token = &cached.as_ref()?.token;
+        jwt::claims(token.secret.expose()).and_then(|c| c.tid)
+    }
+
     pub async fn expires_on(&self) -> Option<OffsetDateTime> {
         self.cached
             .lock()
