@@ -110,9 +110,12 @@ Describe 'The module installed in a folder with spaces and non-ASCII characters'
 }
 
 Describe 'The password sign-in over plain HTTP to the loopback emulator' {
-    # The same flows as MSCommerce.Tests.ps1 runs against the TLS emulator, which Wine 8 cannot
-    # verify: here the PSCredential reaches the library (SecureString to text) and the sign-in runs,
-    # on every platform, over HTTP to 127.0.0.1 (the library allows plain HTTP to loopback only).
+    # The same flows as MSCommerce.Tests.ps1 runs against the TLS emulator, here over plain HTTP to
+    # 127.0.0.1 (the library allows plain HTTP to loopback only): the PSCredential reaches the
+    # library (SecureString to text) and the sign-in runs whatever HTTPS can do on the platform.
+    # (Added when Wine 8 could not verify the TLS emulator: the platform verifier's extra roots
+    # failed there with E_INVALIDARG; caCertificatePath is now verified by webpki, see
+    # src/transport.rs, and the HTTPS tests run under Wine too.)
     BeforeEach {
         Reset-Emulator
         Disconnect-MSCommerce
