@@ -4,6 +4,7 @@
 //! and Ctrl+C can stop the run cleanly, then print every product's outcome.
 
 use super::args::{BulkArgs, Global, OutputFormat};
+use super::interrupt::Interrupts;
 use super::messages::{self, Failure, Stage};
 use super::output::{self, say};
 use super::progress::Progress;
@@ -138,14 +139,13 @@ pub async fn steps(
     // that never says it has finished.
     let limit = session.update_limit(&request.to_string()) + session.timeout();
     request["step"] = json!("start");
-    // Ctrl+C is caught from here on (the handler is installed when this
-    // is first polled, with the start step). Stopped during the start
-    // step, nothing was written: the writes begin once it has answered.
-    let mut interrupt = Box::pin(tokio::signal::ctrl_c());
+    // Ctrl+C is caught from here on. Stopped during the start step,
+    // nothing was written: the writes begin once it has answered.
+    let mut interrupts = Interrupts::new();
     let start = request.to_string();
     let mut now = tokio::select! {
         answer = session.update(&start, log) => answer.map_err(Failure::at(Stage::Call))?,
-        _ = &mut interrupt => return Ok(Ended::BeforeStart),
+        _ = interrupts.next() => return Ok(Ended::BeforeStart),
     };
     for line in log.take() {
         if let Some(rest) = line.strip_prefix("exceptProductIds:") {
@@ -182,13 +182,12 @@ pub async fn steps(
                 })?;
                 show(progress, &now);
             }
-            _ = &mut interrupt => {
+            _ = interrupts.next() => {
                 if matches!(stop, Stop::Cancelled) {
                     return Ok(Ended::Abandoned);
                 }
                 progress.note(words.interrupted);
                 stop = Stop::Cancelled;
-                interrupt = Box::pin(tokio::signal::ctrl_c());
             }
         }
     }

@@ -7,6 +7,7 @@
 
 use super::args::{BulkArgs, FleetArgs, OutputFormat};
 use super::bulk::{self, Ended, StepWords, Stop, EXIT_CANCELLED};
+use super::interrupt::Interrupts;
 use super::output::{self, say};
 use super::progress::Progress;
 use super::Outcome;
@@ -272,12 +273,12 @@ impl Fleet<'_> {
         });
         let run = mscommerce::fleet::run(session, Op::Get, &fleet, &log, &cancel, &on_progress);
         tokio::pin!(run);
-        let mut interrupt = Box::pin(tokio::signal::ctrl_c());
+        let mut interrupts = Interrupts::new();
         let mut stop = Stop::Ended;
         let results = loop {
             tokio::select! {
                 results = &mut run => break results,
-                _ = &mut interrupt => {
+                _ = interrupts.next() => {
                     if matches!(stop, Stop::Cancelled) {
                         note("mscommerce: interrupted again: stopped without waiting (nothing was written)");
                         return Ok(EXIT_CANCELLED);
@@ -285,7 +286,6 @@ impl Fleet<'_> {
                     note("mscommerce: Ctrl+C: no further tenant starts; waiting for those being read (Ctrl+C again to stop at once)");
                     cancel.store(true, Ordering::SeqCst);
                     stop = Stop::Cancelled;
-                    interrupt = Box::pin(tokio::signal::ctrl_c());
                 }
             }
         };

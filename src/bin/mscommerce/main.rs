@@ -7,6 +7,7 @@ mod bulk;
 mod demo;
 mod emulator_cmd;
 mod fleet;
+mod interrupt;
 mod messages;
 mod output;
 mod progress;
