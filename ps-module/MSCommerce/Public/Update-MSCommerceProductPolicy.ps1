@@ -186,7 +186,7 @@ function Update-MSCommerceProductPolicy {
             # The single update of always (its answer has no PreviousValue or Status).
             $single = $products[0][0]
             $single.concurrency = $null
-            $change = if ($null -ne $single.value) { "Set policy '$($single.policyId)' to '$($single.value)'" } else { "Set policy '$($single.policyId)' to Enabled = '$($single.enabled)'" }
+            $change = if ($PSBoundParameters.ContainsKey('Value')) { "Set policy '$($single.policyId)' to '$Value'" } else { "Set policy '$($single.policyId)' to Enabled = '$Enabled'" }
             if ($PSCmdlet.ShouldProcess("product '$($single.productId)'", $change)) {
                 $requests.Add($single)
             }
