@@ -702,6 +702,23 @@ fn tenants_file_and_list_errors() {
         11,
         "is the baseline of tenant 00000000-0000-4000-8000-0000000000a1 (its TenantId)",
     );
+    // A file that is not a baseline: said once, before any request.
+    let broken = file(
+        "broken.json",
+        r#"{"PolicyId":"AllowSelfServicePurchase","Products":[{"ProductId":"X"}]"#,
+    );
+    refused(
+        &run(&[
+            "baseline",
+            "test",
+            "--file",
+            &broken,
+            "--tenants",
+            "a.onmicrosoft.com,b.onmicrosoft.com",
+        ]),
+        11,
+        &format!("--file {broken} is not a usable baseline"),
+    );
     // A duplicate is run once, with a warning; then sign-in is tried (18:
     // the closed port), which shows the file was accepted.
     let twice = file(

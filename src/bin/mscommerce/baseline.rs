@@ -45,6 +45,12 @@ pub fn prepare(cmd: &BaselineCommand, tenants: Option<&Tenants>) -> Outcome<Prep
         BaselineCommand::Test { file, .. } | BaselineCommand::Apply { file, .. } => {
             let text = read(file)?;
             if let Some(tenants) = tenants {
+                // Said once, before signing in, rather than once per tenant.
+                let whole = serde_json::Value::String(text.clone());
+                if let Err(e) = mscommerce::baseline::Baseline::from_json(&whole) {
+                    let prefix = format!("--file {} is not a usable baseline", shown(file));
+                    return Err(e.context(&prefix).into());
+                }
                 super::fleet::check_template(&text, &shown(file), tenants)?;
             }
             Ok(Prepared::File(text))
