@@ -896,6 +896,19 @@ impl Session {
         let Some(fleet) = FleetRequest::parse(request)? else {
             return Err(Error::invalid("tenants is required"));
         };
+        // What is wrong with the request is said once, not once per tenant.
+        let probe = fleet.tenant_request(&fleet.tenants[0]);
+        match op {
+            crate::fleet::Op::Get => {
+                parse::<GetRequest>("get", &probe)?;
+            }
+            crate::fleet::Op::Update => {
+                let r: UpdateRequest = parse("update", &probe)?;
+                if r.baseline.is_none() {
+                    requested_value(r.value.as_deref(), r.enabled.as_ref())?;
+                }
+            }
+        }
         if self.current().is_none() {
             return Err(Error::new(ErrorKind::NotConnected, NOT_CONNECTED_MESSAGE));
         }

@@ -428,10 +428,22 @@ async fn one_tenant_by_tenant_id_and_what_is_refused() {
         json!({"resource": "policies", "tenants": ["x y"]}),
         json!({"resource": "policies", "tenants": [T1], "tenantId": T1}),
         json!({"resource": "policies", "tenants": [T1], "step": "start"}),
+        json!({"resource": "policies", "tenants": [T1], "policyid": P}),
     ] {
         let e = s.get(&bad.to_string(), &CallLog::new()).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidArgument, "{bad}: {e}");
     }
+    // A bad value is said once, before any tenant is touched.
+    let e = s
+        .update(
+            &json!({"policyId": P, "allProducts": true, "value": "Off", "tenants": [T1, T2]})
+                .to_string(),
+            &CallLog::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e}");
+    assert_eq!(emu.tenant_token_requests(T1), Some(0));
     // A connection by access token reaches its own tenant only.
     let t = session(&emu);
     connect(
