@@ -252,7 +252,7 @@ fn expect_exit(o: &Output, code: i32) {
 }
 
 /// The per-tenant objects of a JSON output, by tenant.
-fn tenants(o: &Output) -> Vec<Value> {
+fn tenants_of(o: &Output) -> Vec<Value> {
     match serde_json::from_slice::<Value>(&o.stdout) {
         Ok(Value::Array(a)) => a,
         other => panic!("stdout is not a JSON array ({other:?}): {}", stderr(o)),
@@ -290,7 +290,7 @@ fn app_only_baseline_apply_across_tenants_then_a_rerun_writes_nothing() {
     );
     // Two tenants failed: the others were still done, and the exit says so.
     expect_exit(&o, 3);
-    let rs = tenants(&o);
+    let rs = tenants_of(&o);
     let order: Vec<&str> = rs.iter().map(|r| r["TenantId"].as_str().unwrap()).collect();
     assert_eq!(
         order,
@@ -357,7 +357,7 @@ fn app_only_baseline_apply_across_tenants_then_a_rerun_writes_nothing() {
         &format!("baseline apply --file {base} --tenants {both}"),
     );
     expect_exit(&o, 0);
-    let rs = tenants(&o);
+    let rs = tenants_of(&o);
     assert_eq!(rs.len(), 2);
     for r in &rs {
         assert_eq!(r["Status"], "Succeeded", "{r}");
@@ -490,7 +490,7 @@ fn baseline_test_exit_codes() {
         &format!("baseline test --file {base} --tenants {both}"),
     );
     expect_exit(&o, 1);
-    let rs = tenants(&o);
+    let rs = tenants_of(&o);
     assert_eq!(of(&rs, "alpha.onmicrosoft.com")["Status"], "Drifted");
     assert_eq!(
         of(&rs, "alpha.onmicrosoft.com")["Value"]
@@ -543,7 +543,7 @@ fn products_list_has_a_tenant_id_column() {
         &["products", "list", "--tenants", "alpha.onmicrosoft.com"],
     );
     expect_exit(&o, 0);
-    let rs = tenants(&o);
+    let rs = tenants_of(&o);
     assert_eq!(rs.len(), 1);
     assert_eq!(rs[0]["TenantId"], "alpha.onmicrosoft.com");
     assert_eq!(rs[0]["Status"], "Succeeded");
@@ -558,6 +558,45 @@ fn products_list_has_a_tenant_id_column() {
     let out = stdout(&o);
     assert!(out.starts_with("TenantId "), "{out}");
     assert_eq!(out.lines().count(), 2 + 12, "{out}");
+}
+
+/// App-only with the partner app's certificate instead of its secret.
+#[test]
+fn app_only_with_a_certificate() {
+    let s = setup();
+    let pem = s.file(
+        "app.pem",
+        &mscommerce::emulator::directory::certificate_app_pem(),
+    );
+    let sign_in = [
+        "--tenant-id",
+        PARTNER_TENANT_DOMAIN,
+        "--client-id",
+        PARTNER_APP.client_id,
+        "--certificate",
+        &pem,
+    ];
+    let tenants = "alpha.onmicrosoft.com,charlie.onmicrosoft.com,bravo.onmicrosoft.com";
+    let o = s.signed_in(
+        &sign_in,
+        "json",
+        &[
+            "products",
+            "list",
+            "--tenants",
+            tenants,
+            "--tenant-concurrency",
+            "3",
+        ],
+    );
+    expect_exit(&o, 3);
+    let rs = tenants_of(&o);
+    assert_eq!(of(&rs, "alpha.onmicrosoft.com")["Status"], "Succeeded");
+    assert_eq!(
+        of(&rs, "bravo.onmicrosoft.com")["Value"][0]["PolicyValue"],
+        "Disabled"
+    );
+    assert_eq!(of(&rs, "charlie.onmicrosoft.com")["Reason"], "NotConsented");
 }
 
 /// The tenants are read and checked before any request: the service and
