@@ -119,6 +119,41 @@ function New-MSCommerceApprovedRequest {
     Copy-MSCommerceRequest -Request $Request -Set @{ baseline = $baseline }
 }
 
+function Remove-MSCommerceMalformedId {
+    <#
+    .SYNOPSIS
+    Takes the ids the library refuses outright out of a product change: one (a character other
+    than letters, digits, '-', '_' and '.') would make it refuse the whole bulk request. Each is
+    sent alone instead, which the library refuses before any request, so the error names that
+    product and the others go on. Answers the request without them ($null when none is left).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Caller,
+
+        [Parameter(Mandatory = $true)]
+        [System.Collections.IDictionary] $Request
+    )
+
+    $ids = @($Request['productIds'] | ForEach-Object { [string]$_ })
+    $malformed = @($ids | Where-Object { $_ -notmatch '^[A-Za-z0-9._-]+$' })
+    if ($malformed.Count -eq 0) {
+        return $Request
+    }
+    foreach ($id in $malformed) {
+        $call = Invoke-MSCommerceNativeCall -Operation update -Request (Copy-MSCommerceRequest -Request $Request -Set @{ productId = $id; productIds = $null; concurrency = $null })
+        if ($call.Code -ne 0 -or $null -ne $call.Answer.error) {
+            Write-MSCommerceCallError -Caller $Caller -Operation update -Call $call -TargetObject $id
+        }
+    }
+    $valid = @($ids | Where-Object { $malformed -notcontains $_ })
+    if ($valid.Count -eq 0) {
+        return $null
+    }
+    Copy-MSCommerceRequest -Request $Request -Set @{ productIds = [string[]]$valid }
+}
+
 function Write-MSCommerceBulkProgress {
     <#
     .SYNOPSIS
@@ -362,6 +397,12 @@ function Invoke-MSCommerceBulk {
         [switch] $Terminating
     )
 
+    if ($null -ne $Request['productIds']) {
+        $Request = Remove-MSCommerceMalformedId -Caller $Caller -Request $Request
+        if ($null -eq $Request) {
+            return
+        }
+    }
     $failure = @{ Caller = $Caller; TargetObject = $TargetObject; Terminating = [bool]$Terminating }
     $plan = $null
     if (Test-MSCommerceShouldAsk -Caller $Caller) {

@@ -82,7 +82,11 @@ $r = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase | Update
     It 'escapes control characters of product names in the "What if:" lines' {
         $escape = [string][char]27
         $null = Invoke-Emulator -Path '/_emulator/products' -Body @{ productId = 'GENPROD00005'; productName = "Evil$escape]0;title$([char]7) name" }
-        $run = Invoke-ModuleProcess -InputText 'Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId GENPROD00005, GENPROD00006 -Value Disabled -WhatIf'
+        $run = Invoke-ModuleProcess -InputText (
+            "Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId GENPROD00005, GENPROD00006 -Value Disabled -WhatIf`n" +
+            'Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId GENPROD00007 -Enabled $false -WhatIf')
+        # One product alone: the text of always.
+        @($run.Output | Where-Object { $_ -like "*Set policy 'AllowSelfServicePurchase' to Enabled = 'False'*product 'GENPROD00007'*" }) | Should -HaveCount 1 -Because ($run.Output -join "`n")
         $line = @($run.Output | Where-Object { $_ -like '*GENPROD00005*' })
         $line | Should -HaveCount 1 -Because ($run.Output -join "`n")
         $line[0].Contains('(Evil\x1b]0;title\x07 name)') | Should -BeTrue -Because $line[0]
@@ -141,6 +145,16 @@ Y
         $results.ProductId | Should -Not -Contain 'GENPROD00020'
         (Get-EmulatorStats).updates | Should -Be 39
         @((Get-Values).Values | Where-Object { $_ -ne 'Disabled' }) | Should -HaveCount 0
+    }
+
+    It 'a malformed id is an error for that product alone; the others are updated' {
+        $failures = $null
+        $results = @(Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId GENPROD00001, 'bad id!', GENPROD00002 -Value Disabled -ErrorVariable failures -ErrorAction SilentlyContinue)
+        $failures | Should -HaveCount 1
+        $failures[0].TargetObject | Should -Be 'bad id!'
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'MSCommerce.InvalidArgument,*'
+        @($results | ForEach-Object { "$($_.ProductId) $($_.Status)" }) | Should -Be @('GENPROD00001 Updated', 'GENPROD00002 Updated')
+        (Get-EmulatorStats).updates | Should -Be 2
     }
 
     It 'a single product gives the object it always gave' {
