@@ -84,6 +84,8 @@ pub fn describe(url: &str) -> String {
          \x20 POST   /_emulator/products    {{productId, productName?, policyValue? (Enabled), policyId?, trialWithoutPaymentMethod? (true)}}: add (or update) a product -> {{added, product}}\n\
          \x20 DELETE /_emulator/products/ID remove a product (later calls for it answer 404) -> {{removed}} (?policyId=)\n\
          \x20 GET    /_emulator/writes      {{items: [{{policyId, scope, id, previousValue, policyValue}}]}}: every successful PUT since the reset\n\
+         \x20 GET|POST /_emulator/tenants  customer tenants of the partner (docs/fleet.md): {{tenants: [{{tenantId, domain?, catalogue?, app: consented|notConsented|noServicePrincipal|noRole,\n\
+         \x20   partnerAccess?, policyValue?}}], generate?: {{count, catalogue?, drifted}}, tokenLifetimeSeconds?}}; GET|POST /_emulator/tenants/T/products\n\
          \x20 POST   /_emulator/token       {{user|app, lifetimeSeconds}} -> {{access_token}};  POST /_emulator/expire-tokens: every token issued so far expires\n\
          \x20 GET|POST /_emulator/faults   replace the faults (licensing API only; counts are \"the next N requests\"):\n\
          \x20   latencyMs, throttle + retryAfterSeconds (429 with Retry-After), serverErrors + serverErrorStatus (503),\n\

@@ -327,8 +327,16 @@ pub fn describe(url: &str) -> String {
          \x20 curl -X POST {url}/_emulator/device/approve -H 'content-type: application/json' -d '{{\"user\":\"admin\"}}'\n\
          Browser sign-in (--interactive): pick a user on the page, or sign the browser in first:\n\
          \x20 curl -X POST {url}/_emulator/browser -H 'content-type: application/json' -d '{{\"user\":\"admin\"}}'\n\
+         Partner of customer tenants (docs/fleet.md): tenant {PARTNER_TENANT_DOMAIN}, multi-tenant app {} (secret {}, or the certificate above),\n\
+         \x20 admin {} / {}; customer tenants: POST {url}/_emulator/tenants, or {}=FILE at start\n\
          Control (catalogue, products, faults, counters, writes): curl {url}/_emulator lists every endpoint\n",
-        mi[0].client_id, mi[1].client_id
+        mi[0].client_id,
+        mi[1].client_id,
+        PARTNER_APP.client_id,
+        PARTNER_APP.secret.unwrap_or_default(),
+        PARTNER_USER.upn,
+        PARTNER_USER.password,
+        super::fleet::TENANTS_FILE_VARIABLE,
     )
 }
 
@@ -366,6 +374,8 @@ mod tests {
             "/_emulator/browser",
             "http://127.0.0.1:8400/_emulator lists",
             MANAGED_IDENTITIES[1].client_id,
+            PARTNER_APP.client_id,
+            "/_emulator/tenants",
         ] {
             assert!(d.contains(s), "{s}");
         }
