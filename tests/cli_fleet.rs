@@ -775,14 +775,14 @@ fn tenants_file_and_list_errors() {
     );
 }
 
-/// Ctrl+C during a fleet apply: no further tenant starts, the one running
-/// finishes, the report lists the others as Failed (Cancelled), exit 130.
+/// Six generated tenants, every product Enabled, 150 ms per licensing
+/// request; `args` run over them one tenant at a time (app-only, JSON),
+/// interrupted (kill -INT) once stderr says one tenant is done. The exit
+/// status, the per-tenant objects and stderr.
 #[cfg(unix)]
-#[test]
-fn ctrl_c_stops_starting_tenants() {
+fn interrupted(s: &Setup, args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
     use std::io::{BufRead, Read};
     use std::process::Stdio;
-    let s = setup();
     s.emu
         .set_tenants(FleetConfig {
             generate: Some(mscommerce::emulator::fleet::Generate {
@@ -797,14 +797,14 @@ fn ctrl_c_stops_starting_tenants() {
         latency_ms: 150,
         ..Default::default()
     });
-    let base = s.lockdown();
     let ids: Vec<String> = (1..=6)
         .map(mscommerce::emulator::fleet::generated_tenant_id)
         .collect();
     let mut child = s
         .base()
         .args(APP_SIGN_IN)
-        .args(["--output", "json", "baseline", "apply", "--file", &base])
+        .args(["--output", "json"])
+        .args(args)
         .args(["--tenants", &ids.join(","), "--tenant-concurrency", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -826,28 +826,46 @@ fn ctrl_c_stops_starting_tenants() {
         .unwrap();
     assert!(sent.success());
     let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    stdout.read_to_string(&mut out).unwrap();
     err.read_to_string(&mut seen).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{seen}");
-    assert!(seen.contains("Ctrl+C: no further tenant starts"), "{seen}");
     let rs: Vec<Value> = serde_json::from_str(&out).expect(&seen);
-    assert_eq!(rs.len(), 6);
+    assert_eq!(rs.len(), 6, "{seen}");
+    (status.code(), rs, seen)
+}
+
+/// The tenants done and those cancelled (Failed, Cancelled) make up the
+/// run, some of each; stderr says how many were not started.
+#[cfg(unix)]
+fn some_done_others_cancelled(rs: &[Value], seen: &str) {
     let done = rs.iter().filter(|r| r["Status"] == "Succeeded").count();
-    let cancelled = rs.iter().filter(|r| r["Reason"] == "Cancelled").count();
+    let cancelled: Vec<&Value> = rs.iter().filter(|r| r["Reason"] == "Cancelled").collect();
     assert!((1..6).contains(&done), "{rs:?}");
-    assert_eq!(done + cancelled, 6, "{rs:?}");
-    assert!(
-        seen.contains(&format!(
-            "mscommerce: cancelled: {cancelled} tenants were not started"
-        )),
-        "{seen}"
+    assert_eq!(done + cancelled.len(), 6, "{rs:?}");
+    for c in &cancelled {
+        assert_eq!(c["Status"], "Failed");
+        assert!(c["Value"].is_null());
+    }
+    let said = format!(
+        "mscommerce: cancelled: {} tenants were not started",
+        cancelled.len()
     );
+    assert!(seen.contains(&said), "{seen}");
+}
+
+/// Ctrl+C during a fleet apply: no further tenant starts, the one running
+/// finishes, the report lists the others as Failed (Cancelled), exit 130;
+/// the tenants not started were not written.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_starting_tenants() {
+    let s = setup();
+    let base = s.lockdown();
+    let (code, rs, seen) = interrupted(&s, &["baseline", "apply", "--file", &base]);
+    assert_eq!(code, Some(130), "{seen}");
+    assert!(seen.contains("Ctrl+C: no further tenant starts"), "{seen}");
+    some_done_others_cancelled(&rs, &seen);
     for r in &rs {
         let t = r["TenantId"].as_str().unwrap();
         let (items, writes) = s.read_back(t);
@@ -858,4 +876,20 @@ fn ctrl_c_stops_starting_tenants() {
             assert_eq!(writes, 11, "{t}");
         }
     }
+}
+
+/// Ctrl+C during a fleet read: the same report of what was read.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_a_fleet_read() {
+    let s = setup();
+    let (code, rs, seen) = interrupted(&s, &["products", "list"]);
+    assert_eq!(code, Some(130), "{seen}");
+    assert!(
+        seen.contains("Ctrl+C: no further tenant starts; waiting for those being read"),
+        "{seen}"
+    );
+    some_done_others_cancelled(&rs, &seen);
+    let listed = rs.iter().find(|r| r["Status"] == "Succeeded").unwrap();
+    assert_eq!(listed["Value"].as_array().unwrap().len(), 12);
 }
