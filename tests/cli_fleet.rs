@@ -169,11 +169,8 @@ impl Setup {
     /// `GET /_emulator/tenants/{tenant}/products`: id -> value, and the
     /// tenant's writes.
     fn read_back(&self, tenant: &str) -> (Vec<(String, String)>, u64) {
-        let v = control(
-            &self.emu,
-            &self.ca,
-            &format!("/_emulator/tenants/{tenant}/products"),
-        );
+        let path = format!("/_emulator/tenants/{tenant}/products");
+        let v = control(&self.emu, &self.ca, &path, None);
         let items = v["items"]
             .as_array()
             .expect("items")
@@ -207,8 +204,9 @@ impl Setup {
     }
 }
 
-/// A control endpoint of the emulator, over its TLS, trusting its CA.
-fn control(emu: &Emulator, ca: &Path, path: &str) -> Value {
+/// A control endpoint of the emulator, over its TLS, trusting its CA:
+/// GET, or POST of `body`.
+fn control(emu: &Emulator, ca: &Path, path: &str, body: Option<Value>) -> Value {
     let options = json!({"caCertificatePath": ca}).to_string();
     let tls = mscommerce::options::SessionOptions::parse(&options).unwrap();
     let url = format!("{}{path}", emu.url());
@@ -222,14 +220,64 @@ fn control(emu: &Emulator, ca: &Path, path: &str) -> Value {
             .no_proxy()
             .build()
             .unwrap();
-        let r = client
-            .get(&url)
-            .send()
-            .await
-            .expect("control endpoint answers");
+        let r = match body {
+            Some(b) => client.post(&url).json(&b),
+            None => client.get(&url),
+        };
+        let r = r.send().await.expect("control endpoint answers");
         assert!(r.status().is_success(), "{url}: {}", r.status());
         r.json().await.expect("JSON")
     })
+}
+
+/// The CLI running, its stderr read as it goes.
+struct Running {
+    child: std::process::Child,
+    err: std::io::BufReader<std::process::ChildStderr>,
+    /// stderr so far.
+    seen: String,
+}
+
+impl Running {
+    fn start(c: &mut Command) -> Running {
+        use std::process::Stdio;
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = std::io::BufReader::new(child.stderr.take().unwrap());
+        Running {
+            child,
+            err,
+            seen: String::new(),
+        }
+    }
+
+    /// Read stderr up to a line holding `wanted`; that line.
+    fn wait_for(&mut self, wanted: &str) -> String {
+        use std::io::BufRead;
+        loop {
+            let mut line = String::new();
+            assert!(self.err.read_line(&mut line).unwrap() > 0, "{}", self.seen);
+            self.seen.push_str(&line);
+            if line.contains(wanted) {
+                return line;
+            }
+        }
+    }
+
+    /// Wait for the end: exit code, the per-tenant objects, all of stderr.
+    fn end(mut self) -> (Option<i32>, Vec<Value>, String) {
+        use std::io::Read;
+        let mut out = String::new();
+        let mut stdout = self.child.stdout.take().unwrap();
+        stdout.read_to_string(&mut out).unwrap();
+        self.err.read_to_string(&mut self.seen).unwrap();
+        let status = self.child.wait().unwrap();
+        let rs: Vec<Value> = serde_json::from_str(&out).expect(&self.seen);
+        (status.code(), rs, self.seen)
+    }
 }
 
 fn stderr(o: &Output) -> String {
@@ -263,6 +311,11 @@ fn of<'a>(rs: &'a [Value], tenant: &str) -> &'a Value {
     rs.iter()
         .find(|r| r["TenantId"] == tenant)
         .unwrap_or_else(|| panic!("no result for {tenant}: {rs:?}"))
+}
+
+/// How many items a tenant's `Value` has.
+fn rows_of(rs: &[Value], tenant: &str) -> usize {
+    of(rs, tenant)["Value"].as_array().map_or(0, Vec::len)
 }
 
 fn count(r: &Value, status: &str) -> usize {
@@ -492,13 +545,7 @@ fn baseline_test_exit_codes() {
     expect_exit(&o, 1);
     let rs = tenants_of(&o);
     assert_eq!(of(&rs, "alpha.onmicrosoft.com")["Status"], "Drifted");
-    assert_eq!(
-        of(&rs, "alpha.onmicrosoft.com")["Value"]
-            .as_array()
-            .unwrap()
-            .len(),
-        11
-    );
+    assert_eq!(rows_of(&rs, "alpha.onmicrosoft.com"), 11);
     assert_eq!(of(&rs, "bravo.onmicrosoft.com")["Status"], "Succeeded");
     // A failed tenant wins over drift: 3.
     let o = test("alpha.onmicrosoft.com,charlie.onmicrosoft.com");
@@ -558,6 +605,30 @@ fn products_list_has_a_tenant_id_column() {
     let out = stdout(&o);
     assert!(out.starts_with("TenantId "), "{out}");
     assert_eq!(out.lines().count(), 2 + 12, "{out}");
+}
+
+/// The partner's admin signs in once with a device code (one prompt),
+/// and reaches each customer tenant with it: 403 where the partner has no
+/// delegated access.
+#[test]
+fn delegated_device_code_reaches_each_tenant_with_one_prompt() {
+    let s = setup();
+    let mut run = Running::start(
+        s.base()
+            .args(["--device-code", "--output", "json", "products", "list"])
+            .args(["--tenants", "alpha.onmicrosoft.com,delta.onmicrosoft.com"]),
+    );
+    let line = run.wait_for("enter the code ");
+    let rest = line.split("enter the code ").nth(1).unwrap();
+    let code = rest.split_whitespace().next().unwrap();
+    let approve = json!({"userCode": code, "user": PARTNER_USER.key});
+    control(&s.emu, &s.ca, "/_emulator/device/approve", Some(approve));
+    let (status, rs, seen) = run.end();
+    assert_eq!(status, Some(3), "{seen}");
+    assert_eq!(seen.matches("enter the code").count(), 1, "{seen}");
+    assert_eq!(of(&rs, "alpha.onmicrosoft.com")["Status"], "Succeeded");
+    assert_eq!(rows_of(&rs, "alpha.onmicrosoft.com"), 12);
+    assert_eq!(of(&rs, "delta.onmicrosoft.com")["Reason"], "Forbidden");
 }
 
 /// App-only with the partner app's certificate instead of its secret.
@@ -781,8 +852,6 @@ fn tenants_file_and_list_errors() {
 /// status, the per-tenant objects and stderr.
 #[cfg(unix)]
 fn interrupted(s: &Setup, args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
-    use std::io::{BufRead, Read};
-    use std::process::Stdio;
     s.emu
         .set_tenants(FleetConfig {
             generate: Some(mscommerce::emulator::fleet::Generate {
@@ -800,39 +869,22 @@ fn interrupted(s: &Setup, args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
     let ids: Vec<String> = (1..=6)
         .map(mscommerce::emulator::fleet::generated_tenant_id)
         .collect();
-    let mut child = s
-        .base()
-        .args(APP_SIGN_IN)
-        .args(["--output", "json"])
-        .args(args)
-        .args(["--tenants", &ids.join(","), "--tenant-concurrency", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(err.read_line(&mut line).unwrap() > 0, "{seen}");
-        seen.push_str(&line);
-        if line.contains("1/6 tenants done") {
-            break;
-        }
-    }
+    let mut run = Running::start(
+        s.base()
+            .args(APP_SIGN_IN)
+            .args(["--output", "json"])
+            .args(args)
+            .args(["--tenants", &ids.join(","), "--tenant-concurrency", "1"]),
+    );
+    run.wait_for("1/6 tenants done");
     let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &run.child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    let mut out = String::new();
-    let mut stdout = child.stdout.take().unwrap();
-    stdout.read_to_string(&mut out).unwrap();
-    err.read_to_string(&mut seen).unwrap();
-    let status = child.wait().unwrap();
-    let rs: Vec<Value> = serde_json::from_str(&out).expect(&seen);
+    let (code, rs, seen) = run.end();
     assert_eq!(rs.len(), 6, "{seen}");
-    (status.code(), rs, seen)
+    (code, rs, seen)
 }
 
 /// The tenants done and those cancelled (Failed, Cancelled) make up the
