@@ -16,8 +16,7 @@ impl Interrupts {
     /// its default: the process ends).
     pub fn new() -> Self {
         #[cfg(unix)]
-        let signal =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
         #[cfg(windows)]
         let signal = tokio::signal::windows::ctrl_c().ok();
         Interrupts { signal }
