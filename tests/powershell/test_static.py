@@ -695,7 +695,8 @@ def test_bulk_runs_through_the_steps_and_cancels_in_a_finally_block():
     assert any("step = 'cancel'" in psast.text(c, src) for c in clauses), "cancel is sent from a finally block"
     assert "whatIf = $true" in source and "$Caller.ShouldProcess(" in source, "a what-if plan, ShouldProcess per product"
     dispatcher = (PRIVATE_DIR / "Invoke-MSCommerceNative.ps1").read_text(encoding="utf-8")
-    assert "Invoke-MSCommerceBulk" in dispatcher and "'bulk'" in dispatcher
+    assert "Invoke-MSCommerceFileOrBulk" in dispatcher and "'bulk'" in dispatcher
+    assert "Invoke-MSCommerceBulk -Caller" in source
 
 
 def test_update_sends_several_products_as_one_bulk_request(module_functions):

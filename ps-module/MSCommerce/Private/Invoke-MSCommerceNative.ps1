@@ -103,30 +103,14 @@ function Invoke-MSCommerceNative {
 
         [switch] $Force,
 
-        [switch] $PassThru
+        [switch] $PassThru,
+
+        # Any error ends the command (the call is the whole command: a baseline file's).
+        [switch] $Terminating
     )
 
-    if (-not [string]::IsNullOrEmpty($OutFile)) {
-        $path = Resolve-MSCommerceFileSystemPath -Path $OutFile
-        Export-MSCommerceBaselineFile -Caller $Caller -Request $Request[0] -Path $path -Force:$Force -PassThru:$PassThru -TypeName $TypeName
-        return
-    }
-    $fromFile = -not [string]::IsNullOrEmpty($InFile)
-    if ($fromFile) {
-        $TargetObject = Resolve-MSCommerceFileSystemPath -Path $InFile
-        $text = Read-MSCommerceBaselineFile -Caller $Caller -Path $TargetObject
-        foreach ($item in $Request) {
-            $item['baseline'] = $text
-        }
-    }
-    if ($Operation -eq 'bulk') {
-        foreach ($item in $Request) {
-            $target = $TargetObject
-            if ($null -eq $target) {
-                $target = Get-MSCommerceRequestTarget -Request $item
-            }
-            Invoke-MSCommerceBulk -Caller $Caller -Request $item -TypeName $TypeName -Activity $Activity -TargetObject $target -Terminating:$fromFile
-        }
+    if ($Operation -eq 'bulk' -or -not [string]::IsNullOrEmpty($InFile) -or -not [string]::IsNullOrEmpty($OutFile)) {
+        Invoke-MSCommerceFileOrBulk -Bound $PSBoundParameters
         return
     }
 
@@ -160,7 +144,7 @@ function Invoke-MSCommerceNative {
             }
 
             if ($call.Code -ne 0 -or $null -ne $call.Answer.error) {
-                Write-MSCommerceCallError -Caller $Caller -Operation $Operation -Call $call -TargetObject $target -Terminating:$fromFile
+                Write-MSCommerceCallError -Caller $Caller -Operation $Operation -Call $call -TargetObject $target -Terminating:$Terminating
                 continue
             }
 
