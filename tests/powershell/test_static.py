@@ -696,7 +696,7 @@ def test_bulk_runs_through_the_steps_and_cancels_in_a_finally_block():
     assert "whatIf = $true" in source and "$Caller.ShouldProcess(" in source, "a what-if plan, ShouldProcess per product"
     dispatcher = (PRIVATE_DIR / "Invoke-MSCommerceNative.ps1").read_text(encoding="utf-8")
     assert "Invoke-MSCommerceFileOrBulk" in dispatcher and "'bulk'" in dispatcher
-    assert "Invoke-MSCommerceBulk -Caller" in source
+    assert "Invoke-MSCommerceBulk -Caller" in (PRIVATE_DIR / "Baseline.ps1").read_text(encoding="utf-8")
 
 
 def test_update_sends_several_products_as_one_bulk_request(module_functions):

@@ -1,4 +1,5 @@
-# Baseline files (docs/bulk-and-baselines.md section 3): read for Test- and Sync-MSCommerceBaseline,
+# Baseline files (docs/bulk-and-baselines.md section 3), and the dispatcher's routing of file and bulk
+# requests (Invoke-MSCommerceFileOrBulk): read for Test- and Sync-MSCommerceBaseline,
 # written by Export-MSCommerceBaseline as the library answers them (property order kept, indented,
 # UTF-8 without a byte order mark on every edition). Paths are PowerShell's: relative ones resolve
 # against the current location. A file that cannot be read or written ends the command.
@@ -192,5 +193,54 @@ function Export-MSCommerceBaselineFile {
     Write-Verbose -Message "Wrote the baseline of $(@($baseline.Products).Count) products to '$Path'."
     if ($PassThru) {
         Add-MSCommerceTypeName -InputObject $baseline -TypeName $TypeName
+    }
+}
+
+function Invoke-MSCommerceFileOrBulk {
+    <#
+    .SYNOPSIS
+    The dispatcher's requests that involve a baseline file or a bulk run, given its bound
+    parameters: -OutFile exports a baseline to it; -InFile puts the file's text in each request
+    (any error then ends the command) and sends it as usual; a bulk request runs through
+    Invoke-MSCommerceBulk.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Collections.IDictionary] $Bound
+    )
+
+    $caller = $Bound['Caller']
+    $requests = @($Bound['Request'] | Where-Object { $null -ne $_ })
+    $typeName = [string]$Bound['TypeName']
+    $activity = [string]$Bound['Activity']
+    if ([string]::IsNullOrEmpty($activity)) {
+        $activity = 'Updating product policies'
+    }
+    if (-not [string]::IsNullOrEmpty([string]$Bound['OutFile'])) {
+        $path = Resolve-MSCommerceFileSystemPath -Path ([string]$Bound['OutFile'])
+        Export-MSCommerceBaselineFile -Caller $caller -Request $requests[0] -Path $path -Force:([bool]$Bound['Force']) -PassThru:([bool]$Bound['PassThru']) -TypeName $typeName
+        return
+    }
+    $target = $Bound['TargetObject']
+    $terminating = [bool]$Bound['Terminating']
+    if (-not [string]::IsNullOrEmpty([string]$Bound['InFile'])) {
+        $target = Resolve-MSCommerceFileSystemPath -Path ([string]$Bound['InFile'])
+        $text = Read-MSCommerceBaselineFile -Caller $caller -Path $target
+        foreach ($item in $requests) {
+            $item['baseline'] = $text
+        }
+        $terminating = $true
+    }
+    if ([string]$Bound['Operation'] -ne 'bulk') {
+        Invoke-MSCommerceNative -Caller $caller -Operation ([string]$Bound['Operation']) -Request $requests -TypeName $typeName -TargetObject $target -Activity $activity -Terminating
+        return
+    }
+    foreach ($item in $requests) {
+        $itemTarget = $target
+        if ($null -eq $itemTarget) {
+            $itemTarget = Get-MSCommerceRequestTarget -Request $item
+        }
+        Invoke-MSCommerceBulk -Caller $caller -Request $item -TypeName $typeName -Activity $activity -TargetObject $itemTarget -Terminating:$terminating
     }
 }
