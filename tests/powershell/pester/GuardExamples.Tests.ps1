@@ -385,6 +385,13 @@ Describe 'examples/guard: guard.ps1 against the emulator' {
         }
     }
 
+    AfterAll {
+        # The TLS emulator as it was (it outlives this file under Wine, shared by the files after it).
+        if (-not $script:TlsProblem -and $PSVersionTable.PSVersion.Major -ge 6) {
+            $null = Invoke-RestMethod -Method Post -Uri "$($script:TlsUrl)/_emulator/reset" -ContentType 'application/json' -Body '{}' -SkipCertificateCheck
+        }
+    }
+
     It 'puts back what changed behind its back (and a new product), logs it, exits 0; the next run changes nothing' {
         Skip-WithoutTls -Unproven 'the guard signing in with a certificate file'
         if ($script:TlsProblem) {

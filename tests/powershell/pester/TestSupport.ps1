@@ -147,6 +147,11 @@ function Stop-TestEmulator {
 
 function Stop-TestEnvironment {
     Remove-Module -Name MSCommerce -Force -ErrorAction SilentlyContinue
+    if ($script:CatalogueToRestore) {
+        Set-EmulatorCatalogue -Catalogue $script:CatalogueToRestore
+        Reset-Emulator
+        $script:CatalogueToRestore = $null
+    }
     foreach ($server in @($script:Emulator, $script:TlsEmulator)) {
         Stop-TestEmulator -Emulator $server
     }
@@ -295,10 +300,15 @@ function Invoke-ModuleProcess {
 
 function Set-EmulatorCatalogue {
     # Serves another catalogue (seed, docs2025, generated:N), every value Enabled; a reset keeps it.
+    # Stop-TestEnvironment serves the first one again (emulators that outlive this file, under
+    # Wine, are shared by the files that run after it).
     param(
         [Parameter(Mandatory = $true)]
         [string] $Catalogue
     )
+    if ($null -eq $script:CatalogueToRestore) {
+        $script:CatalogueToRestore = [string](Invoke-Emulator -Method Get -Path '/_emulator/catalogue').catalogue
+    }
     $null = Invoke-Emulator -Path '/_emulator/catalogue' -Body @{ catalogue = $Catalogue }
 }
 
