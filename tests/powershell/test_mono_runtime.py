@@ -654,12 +654,16 @@ param([string] $Manifest, [string] $Url, [string] $Token)
 $ErrorActionPreference = 'Stop'
 $VerbosePreference = 'Continue'
 $verbose = @(Import-Module -Name $Manifest 4>&1 | ForEach-Object { [string]$_ })
+$shimAfterImport = $null -ne ('MSCommerce.Native.NativeMethods' -as [type])
+# The first native call loads the shim (and compiles it, in the fallback).
+$firstCall = @(Connect-MSCommerce -AccessToken $Token -ServiceUrl $Url -AuthorityHost $Url 4>&1 6> $null | ForEach-Object { [string]$_ })
 $VerbosePreference = 'SilentlyContinue'
-Connect-MSCommerce -AccessToken $Token -ServiceUrl $Url -AuthorityHost $Url 6> $null
 $policies = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase)
 $type = [MSCommerce.Native.NativeMethods]
 ConvertTo-Json -Compress -InputObject ([ordered]@{
     verbose  = $verbose
+    firstCall = $firstCall
+    shimAfterImport = $shimAfterImport
     count    = $policies.Count
     location = [string]$type.Assembly.Location
     library  = [string]$type::LibraryPath
@@ -691,10 +695,13 @@ def test_module_imports_the_shim_and_calls_the_library(pwsh, fresh, tmp_path, pr
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["count"] == 12, answer
     assert answer["library"] == LIBRARY
-    compiled = [line for line in answer["verbose"] if "compiled the C# shim" in line]
+    # The import loads no native code; the first call loads (or compiles) the shim.
+    assert answer["shimAfterImport"] is False, answer
+    assert [line for line in answer["verbose"] if "compiled the C# shim" in line] == [], answer["verbose"]
+    compiled = [line for line in answer["firstCall"] if "compiled the C# shim" in line]
     if precompiled:
         assert answer["location"] == str(module / "bin" / shim.ASSEMBLY_NAME)
-        assert compiled == [], answer["verbose"]
+        assert compiled == [], answer["firstCall"]
     else:
         assert answer["location"] == "", "an in-memory (Add-Type) assembly"
-        assert len(compiled) == 1 and str(module / "src" / "MSCommerce.Native.cs") in compiled[0], answer["verbose"]
+        assert len(compiled) == 1 and str(module / "src" / "MSCommerce.Native.cs") in compiled[0], answer["firstCall"]
