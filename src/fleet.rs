@@ -52,7 +52,9 @@ pub struct TenantResult {
     pub value: Option<Value>,
 }
 
-/// How far a fleet run is (the steps' answer).
+/// How far a fleet run is (the steps' answer). Each tenant done counts in
+/// exactly one of `succeeded`, `drifted` (a `baselineDrift` get that found
+/// drift) and `failed`, as its result's `Status` says.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FleetProgress {
@@ -61,7 +63,24 @@ pub struct FleetProgress {
     pub tenants_done: usize,
     pub succeeded: usize,
     pub failed: usize,
+    pub drifted: usize,
     pub results: Option<Vec<TenantResult>>,
+}
+
+impl FleetProgress {
+    /// The last progress of a run: finished, counted from its results.
+    pub fn finished_with(results: Vec<TenantResult>) -> FleetProgress {
+        let count = |s: TenantStatus| results.iter().filter(|r| r.status == s).count();
+        FleetProgress {
+            finished: true,
+            tenants: results.len(),
+            tenants_done: results.len(),
+            succeeded: count(TenantStatus::Succeeded),
+            failed: count(TenantStatus::Failed),
+            drifted: count(TenantStatus::Drifted),
+            results: Some(results),
+        }
+    }
 }
 
 pub type FleetProgressFn<'a> = &'a (dyn Fn(&FleetProgress) + Sync);
@@ -310,7 +329,8 @@ pub async fn run(
                 Ok(mut b) => {
                     match result.status {
                         TenantStatus::Failed => b.1.failed += 1,
-                        _ => b.1.succeeded += 1,
+                        TenantStatus::Drifted => b.1.drifted += 1,
+                        TenantStatus::Succeeded => b.1.succeeded += 1,
                     }
                     b.1.tenants_done += 1;
                     b.0[i] = Some(result);

@@ -283,6 +283,10 @@ impl Finished for FleetProgress {
     }
 }
 
+/// A second `start` while a job is in the background.
+const JOB_RUNNING: &str =
+    "a bulk change or fleet run is running on this session: poll it to its end, or cancel it";
+
 /// How long a `poll` step of a bulk change waits for progress.
 pub const BULK_POLL_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -867,6 +871,9 @@ impl Session {
 
     /// `msc_get`; ends within the request timeout.
     pub async fn get(&self, request: &str, log: &CallLog) -> Result<Value> {
+        if let Some(answer) = self.fleet_step(request, true, log).await {
+            return answer;
+        }
         if FleetRequest::parse(request)?.is_some() {
             return self
                 .fleet_with_progress(crate::fleet::Op::Get, request, log, &|_| {})
@@ -879,8 +886,55 @@ impl Session {
     /// or for a fleet request the rounds of its tenants.
     pub fn get_limit(&self, request: &str) -> std::time::Duration {
         match FleetRequest::parse(request) {
-            Ok(Some(f)) => f.limit(self.timeout()),
+            Ok(Some(f)) if f.step().is_none() => f.limit(self.timeout()),
             _ => self.timeout(),
+        }
+    }
+
+    /// A `poll` or `cancel` step (`{"step": "poll"}`, no other field) of
+    /// the fleet run in the background, whichever of `msc_get` and
+    /// `msc_update` started it; `None` when the request is not such a step
+    /// or (through `msc_update`) no fleet run is there, so that a bulk
+    /// change's step answers. Through `msc_get` (`get`), any step without
+    /// `tenants` is answered here.
+    async fn fleet_step(&self, request: &str, get: bool, log: &CallLog) -> Option<Result<Value>> {
+        if !request.contains("\"step\"") || request.contains("\"tenants\"") {
+            return None;
+        }
+        let fields = parse::<serde_json::Map<String, Value>>("request", request).ok()?;
+        let step = match fields.get("step") {
+            Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
+            _ => return None,
+        };
+        if step != "poll" && step != "cancel" {
+            return get.then(|| {
+                Err(Error::invalid(if step == "start" {
+                    "step start on msc_get goes with tenants (a fleet get, docs/fleet.md §3); a single-tenant get has no steps".to_string()
+                } else {
+                    format!(
+                        "step '{}' is not known; use start, then poll (or cancel)",
+                        crate::text::echo(&step)
+                    )
+                }))
+            });
+        }
+        let running = self.fleet_job.lock().map(|j| j.is_some()).unwrap_or(false);
+        if !running && !get {
+            return None;
+        }
+        if fields.len() != 1 {
+            return Some(Err(Error::invalid(format!(
+                "step {step} takes no other field"
+            ))));
+        }
+        match self
+            .poll_job(&self.fleet_job, "fleet", step == "cancel", log)
+            .await
+        {
+            Some(answer) => Some(answer),
+            None => Some(Err(Error::invalid(format!(
+                "no fleet run is running on this session: send a request with tenants and step start first (step {step}; a single-tenant bulk change's steps go through msc_update)"
+            )))),
         }
     }
 
@@ -914,33 +968,23 @@ impl Session {
         }
         match (fleet.step().as_deref(), op) {
             (None, _) => {
-                let results = crate::fleet::run(
-                    self,
-                    op,
-                    &fleet,
-                    log,
-                    &AtomicBool::new(false),
-                    on_progress,
-                )
-                .await;
+                let results =
+                    crate::fleet::run(self, op, &fleet, log, &AtomicBool::new(false), on_progress)
+                        .await;
                 to_json(&results)
             }
-            (Some("start"), crate::fleet::Op::Update) => self.fleet_start(fleet),
+            (Some("start"), _) => self.fleet_start(op, fleet),
             (Some(step), _) => Err(Error::invalid(format!(
-                "step '{}' with tenants: use step start on msc_update, then poll or cancel with no other field",
+                "step '{}' with tenants: use step start, then poll or cancel with no other field",
                 crate::text::echo(step)
             ))),
         }
     }
 
     /// Start a fleet run in the background; answers its first progress.
-    fn fleet_start(&self, fleet: FleetRequest) -> Result<Value> {
-        let busy = self.job.lock().map(|j| j.is_some()).unwrap_or(true)
-            || self.fleet_job.lock().map(|j| j.is_some()).unwrap_or(true);
-        if busy {
-            return Err(Error::invalid(
-                "a bulk change or fleet run is running on this session: poll it to its end, or cancel it",
-            ));
+    fn fleet_start(&self, op: crate::fleet::Op, fleet: FleetRequest) -> Result<Value> {
+        if self.job_running() {
+            return Err(Error::invalid(JOB_RUNNING));
         }
         let first = FleetProgress {
             tenants: fleet.tenants.len(),
@@ -955,14 +999,8 @@ impl Session {
             let send = |p: &FleetProgress| {
                 tx.send_replace(p.clone());
             };
-            let results =
-                crate::fleet::run(&snapshot, crate::fleet::Op::Update, &fleet, &l2, &c2, &send)
-                    .await;
-            let mut last = tx.borrow().clone();
-            last.tenants_done = results.len();
-            last.finished = true;
-            last.results = Some(results);
-            tx.send_replace(last);
+            let results = crate::fleet::run(&snapshot, op, &fleet, &l2, &c2, &send).await;
+            tx.send_replace(FleetProgress::finished_with(results));
         });
         if let Ok(mut j) = self.fleet_job.lock() {
             *j = Some(FleetJob {
@@ -973,6 +1011,13 @@ impl Session {
             });
         }
         to_json(&first)
+    }
+
+    /// Whether a bulk change or a fleet run is in the background (one job
+    /// per session).
+    fn job_running(&self) -> bool {
+        self.job.lock().map(|j| j.is_some()).unwrap_or(true)
+            || self.fleet_job.lock().map(|j| j.is_some()).unwrap_or(true)
     }
 
     /// `poll` or `cancel` of a job in the background (`what`: "bulk
@@ -1193,21 +1238,8 @@ impl Session {
                 .await;
         }
         let req: UpdateRequest = parse("update", request)?;
-        let fleet_running = self.fleet_job.lock().map(|j| j.is_some()).unwrap_or(false);
-        if fleet_running {
-            let step = req.step.as_deref().map(|s| s.trim().to_ascii_lowercase());
-            if let Some(step @ ("poll" | "cancel")) = step.as_deref() {
-                let only = parse::<serde_json::Map<String, Value>>("update", request)?.len() == 1;
-                if !only {
-                    return Err(Error::invalid(format!("step {step} takes no other field")));
-                }
-                if let Some(answer) = self
-                    .poll_job(&self.fleet_job, "fleet", step == "cancel", log)
-                    .await
-                {
-                    return answer;
-                }
-            }
+        if let Some(answer) = self.fleet_step(request, false, log).await {
+            return answer;
         }
         if req.step.is_some() {
             return within(self.timeout(), log, self.update_step(req, log)).await;
@@ -1376,10 +1408,8 @@ impl Session {
                         "step start goes with a bulk change (productIds, allProducts or baseline)",
                     ));
                 }
-                if self.job.lock().map(|j| j.is_some()).unwrap_or(false) {
-                    return Err(Error::invalid(
-                        "a bulk change is running on this session: poll it to its end, or cancel it",
-                    ));
+                if self.job_running() {
+                    return Err(Error::invalid(JOB_RUNNING));
                 }
                 let (selection, options, service, cred) = self.bulk_prepared(&req, log).await?;
                 let plan = crate::bulk::plan(&service, cred.get(), selection, options, log).await?;

@@ -393,7 +393,10 @@ async fn steps_start_poll_and_cancel() {
     )
     .await
     .unwrap_err();
-    assert!(e.message.contains("a bulk change is running"), "{e}");
+    assert!(
+        e.message.contains("a bulk change or fleet run is running"),
+        "{e}"
+    );
     let mut polls = 0;
     let mut seen_done = Vec::new();
     let last = loop {

@@ -427,7 +427,7 @@ async fn one_tenant_by_tenant_id_and_what_is_refused() {
         json!({"resource": "policies", "tenantId": "a/b"}),
         json!({"resource": "policies", "tenants": ["x y"]}),
         json!({"resource": "policies", "tenants": [T1], "tenantId": T1}),
-        json!({"resource": "policies", "tenants": [T1], "step": "start"}),
+        json!({"resource": "policies", "tenants": [T1], "step": "poll"}),
         json!({"resource": "policies", "tenants": [T1], "policyid": P}),
     ] {
         let e = s.get(&bad.to_string(), &CallLog::new()).await.unwrap_err();

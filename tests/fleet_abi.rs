@@ -1,6 +1,7 @@
 //! The fleet through the C ABI (docs/fleet.md §3): a one-shot fleet get,
-//! a fleet update in steps with a cancel, tenantId on a single request, the
-//! refusals, and msc_disconnect dropping the tenants' tokens.
+//! a fleet update in steps with a cancel, a fleet get in steps (to its end,
+//! and cancelled), tenantId on a single request, the refusals, and
+//! msc_disconnect dropping the tenants' tokens.
 #![cfg(feature = "emulator")]
 
 use mscommerce::emulator::directory::{PARTNER_APP, PARTNER_TENANT_DOMAIN};
@@ -29,6 +30,12 @@ fn tenants(n: usize) -> Vec<String> {
 }
 
 fn setup(latency_ms: u64) -> (Emulator, *mut MscSession) {
+    setup_with(latency_ms, 6)
+}
+
+/// Six generated tenants, the first `drifted` of them drifted (every
+/// product Enabled), the others locked down; a session signed in app-only.
+fn setup_with(latency_ms: u64, drifted: usize) -> (Emulator, *mut MscSession) {
     let emu = Emulator::start_background(EmulatorConfig {
         tls: true,
         latency_ms,
@@ -38,7 +45,7 @@ fn setup(latency_ms: u64) -> (Emulator, *mut MscSession) {
     emu.set_tenants(FleetConfig {
         generate: Some(Generate {
             count: 6,
-            drifted: 6,
+            drifted,
             ..Default::default()
         }),
         ..Default::default()
@@ -160,5 +167,174 @@ fn fleet_get_update_steps_and_cancel_through_the_abi() {
         &json!({"resource": "policies", "tenants": tenants(2)}),
     );
     assert_eq!(code, 2, "{v}");
+    unsafe { msc_session_free(s) };
+}
+
+fn drift_request(concurrency: usize) -> Value {
+    json!({"resource": "baselineDrift",
+           "baseline": {"PolicyId": "AllowSelfServicePurchase", "Products": [], "OtherProducts": "Disabled"},
+           "tenants": tenants(6), "tenantConcurrency": concurrency})
+}
+
+/// A request refused as MSC_INVALID_ARGUMENT with `words` in its message.
+fn refused(f: CallFn, s: *mut MscSession, request: &Value, words: &str) {
+    let (code, v) = call(f, s, request);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "InvalidArgument", "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains(words), "{message}");
+}
+
+/// Poll (through `f`) until the run has finished: at most 60 polls of up
+/// to 1 s each.
+fn poll_to_end(f: CallFn, s: *mut MscSession) -> Value {
+    for _ in 0..60 {
+        let (code, v) = call(f, s, &json!({"step": "poll"}));
+        assert_eq!(code, 0, "{v}");
+        let p = &v["value"];
+        let counted = ["Succeeded", "Drifted", "Failed"]
+            .iter()
+            .map(|k| p[k].as_u64().unwrap())
+            .sum::<u64>();
+        assert_eq!(counted, p["TenantsDone"].as_u64().unwrap(), "{p}");
+        if p["Finished"] == true {
+            return p.clone();
+        }
+        assert!(p["Results"].is_null(), "{p}");
+    }
+    panic!("the fleet get did not finish within 60 polls");
+}
+
+#[test]
+fn fleet_get_in_steps_answers_what_the_one_shot_get_answers() {
+    // 6 tenants one at a time, 300 ms a listing: about 2 s in all.
+    let (_emu, s) = setup_with(300, 3);
+    let (code, once) = call(msc_get, s, &drift_request(3));
+    assert_eq!(code, 0, "{once}");
+    let once = once["value"].as_array().unwrap().clone();
+    assert_eq!(once.iter().filter(|r| r["Status"] == "Drifted").count(), 3);
+
+    let mut start = drift_request(1);
+    start["step"] = json!("start");
+    let (code, first) = call(msc_get, s, &start);
+    assert_eq!(code, 0, "{first}");
+    let first = &first["value"];
+    assert_eq!(first["Finished"], false, "{first}");
+    assert_eq!(first["Tenants"], 6);
+    assert_eq!(first["TenantsDone"], 0);
+    assert_eq!(first["Drifted"], 0);
+    assert!(first["Results"].is_null());
+
+    // One job per session: a second start, of a get or an update, is
+    // refused as the update path refuses it; a step with other fields too.
+    let (code, again) = call(msc_get, s, &start);
+    assert_eq!(code, 1, "{again}");
+    let busy = again["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        busy.contains("a bulk change or fleet run is running on this session"),
+        "{busy}"
+    );
+    let (code, update) = call(
+        msc_update,
+        s,
+        &json!({"policyId": "AllowSelfServicePurchase", "allProducts": true, "value": "Disabled",
+                "tenants": tenants(6), "step": "start"}),
+    );
+    assert_eq!(code, 1, "{update}");
+    assert_eq!(update["error"]["message"], busy.as_str());
+    let (code, single) = call(
+        msc_update,
+        s,
+        &json!({"policyId": "AllowSelfServicePurchase", "allProducts": true, "value": "Disabled",
+                "step": "start"}),
+    );
+    assert_eq!(code, 1, "{single}");
+    assert_eq!(single["error"]["message"], busy.as_str());
+    refused(
+        msc_get,
+        s,
+        &json!({"step": "poll", "resource": "policies"}),
+        "takes no other field",
+    );
+
+    // A poll through msc_update answers the same progress object (the
+    // end, when the run finished within its wait).
+    let (code, other) = call(msc_update, s, &json!({"step": "poll"}));
+    assert_eq!(code, 0, "{other}");
+    assert_eq!(other["value"]["Tenants"], 6, "{other}");
+    let last = if other["value"]["Finished"] == true {
+        other["value"].clone()
+    } else {
+        poll_to_end(msc_get, s)
+    };
+    assert_eq!(last["TenantsDone"], 6);
+    assert_eq!(last["Succeeded"], 3, "{last}");
+    assert_eq!(last["Drifted"], 3, "{last}");
+    assert_eq!(last["Failed"], 0, "{last}");
+    assert_eq!(last["Results"].as_array().unwrap(), &once);
+
+    // The job is gone: a poll through either function is refused, saying
+    // why.
+    refused(
+        msc_get,
+        s,
+        &json!({"step": "poll"}),
+        "no fleet run is running",
+    );
+    let (code, gone) = call(msc_update, s, &json!({"step": "poll"}));
+    assert_eq!(code, 1, "{gone}");
+    // A step on a single-tenant get is refused.
+    refused(
+        msc_get,
+        s,
+        &json!({"resource": "policies", "step": "start"}),
+        "goes with tenants",
+    );
+    unsafe { msc_session_free(s) };
+}
+
+#[test]
+fn a_cancelled_fleet_get_reports_the_tenants_never_started() {
+    let (_emu, s) = setup_with(200, 6);
+    let mut start = drift_request(1);
+    start["step"] = json!("start");
+    let (code, first) = call(msc_get, s, &start);
+    assert_eq!(code, 0, "{first}");
+    let (code, poll) = call(msc_get, s, &json!({"step": "poll"}));
+    assert_eq!(code, 0, "{poll}");
+    let (code, done) = call(msc_get, s, &json!({"step": "cancel"}));
+    assert_eq!(code, 0, "{done}");
+    let done = &done["value"];
+    assert_eq!(done["Finished"], true, "{done}");
+    assert_eq!(done["TenantsDone"], 6, "{done}");
+    let results = done["Results"].as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    let cancelled = results
+        .iter()
+        .filter(|r| r["Reason"] == "Cancelled")
+        .count();
+    assert!(cancelled >= 1, "{done}");
+    assert_eq!(done["Failed"], cancelled, "{done}");
+    assert_eq!(done["Drifted"], 6 - cancelled, "{done}");
+    for (t, r) in tenants(6).iter().zip(results) {
+        assert_eq!(r["TenantId"], t.as_str());
+        if r["Reason"] == "Cancelled" {
+            assert_eq!(r["Status"], "Failed");
+            assert!(r["Value"].is_null());
+            assert!(r["Error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cancelled before it started"));
+        } else {
+            assert_eq!(r["Status"], "Drifted", "{r}");
+            assert_eq!(r["Value"].as_array().unwrap().len(), 26);
+        }
+    }
+    // The tenants are taken in order: the cancelled ones are the last.
+    assert!(results[6 - cancelled..]
+        .iter()
+        .all(|r| r["Reason"] == "Cancelled"));
+    let (code, gone) = call(msc_update, s, &json!({"step": "cancel"}));
+    assert_eq!(code, 1, "{gone}");
     unsafe { msc_session_free(s) };
 }

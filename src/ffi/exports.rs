@@ -265,6 +265,15 @@ pub unsafe extern "C" fn msc_connect(
 /// "Reason": "Differs" | "NotInBaseline" | "NotInTenant"}]` (empty: none).
 /// A 404 for a product id that Microsoft replaced names its successor.
 ///
+/// Many tenants (docs/fleet.md §3): `"tenants": [...]` with
+/// `"tenantConcurrency"` answers one result per tenant, `[{"TenantId",
+/// "Status", "Reason", "Error", "Value"}]`. With `"step": "start"` such a
+/// get runs in the background instead (one job per session, shared with
+/// `msc_update`'s steps), and `{"step": "poll"}` / `{"step": "cancel"}`,
+/// through this function or `msc_update`, answer the progress,
+/// `{"Finished", "Tenants", "TenantsDone", "Succeeded", "Failed",
+/// "Drifted", "Results"}`, each within the request timeout.
+///
 /// `session` is borrowed and must be a live session; `request_json` is
 /// borrowed for the call only and must not be NULL.
 /// Caller owns the string written to `*out_json` and must free it with
@@ -305,7 +314,9 @@ pub unsafe extern "C" fn msc_get(
 /// "start"` the writes run in the background instead, and `{"step":
 /// "poll"}` / `{"step": "cancel"}` answer the progress, `{"Finished",
 /// "Total", "Done", "Updated", "Unchanged", "Failed", "Concurrency",
-/// "Results"}`, each within the request timeout.
+/// "Results"}`, each within the request timeout. With `"tenants"` (a
+/// fleet update, docs/fleet.md §3) the steps answer the fleet's progress,
+/// as for `msc_get`.
 ///
 /// `session` is borrowed and must be a live session; `request_json` is
 /// borrowed for the call only and must not be NULL.

@@ -224,13 +224,18 @@ const FLEET_WORDS: StepWords = StepWords {
     lost: "The run over the tenants is in an unknown state ({step} failed; run `products list --tenants` to see the values)",
 };
 
-/// Progress shown from the counts of a fleet run.
-fn show_tenants(progress: &mut Progress, label: &str, p: &Value) {
+/// Progress shown from the counts of a fleet run (for a drift test, the
+/// drifted tenants too: the same counts as the summary at the end).
+fn show_tenants(progress: &mut Progress, label: &str, kind: Kind, p: &Value) {
     let n = |k: &str| p[k].as_u64().unwrap_or(0) as usize;
     let (done, total) = (n("TenantsDone"), n("Tenants"));
     progress.show(done, total, || {
+        let drifted = match kind {
+            Kind::Drift => format!(", {} drifted", n("Drifted")),
+            _ => String::new(),
+        };
         format!(
-            "{label}: {done}/{total} tenants done ({} succeeded, {} failed)",
+            "{label}: {done}/{total} tenants done ({} succeeded, {} failed{drifted})",
             n("Succeeded"),
             n("Failed")
         )
@@ -257,10 +262,10 @@ impl Fleet<'_> {
         let log = CallLog::new();
         let cancel = AtomicBool::new(false);
         let progress = Mutex::new(self.progress());
-        let label = self.label;
+        let (label, kind) = (self.label, self.kind);
         let on_progress = |p: &FleetProgress| {
             if let (Ok(mut shown), Ok(p)) = (progress.lock(), serde_json::to_value(p)) {
-                show_tenants(&mut shown, label, &p);
+                show_tenants(&mut shown, label, kind, &p);
             }
         };
         let note = |line: &str| match progress.lock() {
@@ -315,8 +320,8 @@ impl Fleet<'_> {
         bulk::add_bulk_args(&mut request, how);
         let log = CallLog::new();
         let mut progress = self.progress();
-        let label = self.label;
-        let show = |p: &mut Progress, v: &Value| show_tenants(p, label, v);
+        let (label, kind) = (self.label, self.kind);
+        let show = |p: &mut Progress, v: &Value| show_tenants(p, label, kind, v);
         let ran = bulk::steps(session, request, &log, &mut progress, &FLEET_WORDS, &show).await;
         progress.finish();
         let (last, stop) = match ran? {
