@@ -43,6 +43,7 @@
         'Private/ConvertTo-MSCommerceConnectRequest.ps1',
         'Private/Environment.ps1',
         'Private/ErrorRecord.ps1',
+        'Private/Fleet.ps1',
         'Private/Invoke-MSCommerceNative.ps1',
         'Private/Native.ps1',
         'Private/Output.ps1',

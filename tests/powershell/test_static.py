@@ -450,11 +450,12 @@ def test_argument_completers_registered():
 # ---------------------------------------------------------------------------------------------
 
 # With the bulk and baseline fields of docs/bulk-and-baselines.md (the dispatcher adds step,
-# whatIf and a baseline file's text).
-ABI_GET_FIELDS = {"resource", "policyId", "productId", "offerType", "scope", "otherProducts", "accessToken"}
+# whatIf and a baseline file's text) and the tenants of docs/fleet.md (one of them becomes tenantId).
+ABI_FLEET_FIELDS = {"tenants", "tenantConcurrency"}
+ABI_GET_FIELDS = {"resource", "policyId", "productId", "offerType", "scope", "otherProducts", "accessToken"} | ABI_FLEET_FIELDS
 ABI_GET_RESOURCES = {"policies", "policy", "productPolicies", "productPolicy", "offerTypePolicy", "connection",
                      "baseline", "baselineDrift"}
-ABI_UPDATE_FIELDS = {"policyId", "productId", "offerType", "value", "enabled", "concurrency", "accessToken"}
+ABI_UPDATE_FIELDS = {"policyId", "productId", "offerType", "value", "enabled", "concurrency", "accessToken"} | ABI_FLEET_FIELDS
 ABI_FLOWS = {"accessToken", "clientSecret", "certificate", "managedIdentity", "password", "deviceCode", "interactive"}
 ABI_CONNECT_FIELDS = {"flow", "step", "accessToken", "tenantId", "clientId", "clientSecret", "certificatePath",
                       "certificatePassword", "certificateThumbprint", "username", "password", "redirectUri",

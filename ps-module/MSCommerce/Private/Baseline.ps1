@@ -4,7 +4,7 @@
 # UTF-8 without a byte order mark on every edition). Paths are PowerShell's: relative ones resolve
 # against the current location. A file that cannot be read or written ends the command.
 
-function New-MSCommerceFileErrorRecord {
+function script:New-MSCommerceFileErrorRecord {
     <#
     .SYNOPSIS
     An ErrorRecord about a baseline file: ErrorId MSCommerce.<Id>, the file as the target.
@@ -32,7 +32,7 @@ function New-MSCommerceFileErrorRecord {
     New-Object -TypeName System.Management.Automation.ErrorRecord -ArgumentList @($exception, "MSCommerce.$Id", $Category, $Path)
 }
 
-function Read-MSCommerceBaselineFile {
+function script:Read-MSCommerceBaselineFile {
     <#
     .SYNOPSIS
     The text of a baseline file (the library checks its content), or a terminating error.
@@ -62,7 +62,7 @@ function Read-MSCommerceBaselineFile {
     }
 }
 
-function ConvertTo-MSCommerceJsonText {
+function script:ConvertTo-MSCommerceJsonText {
     <#
     .SYNOPSIS
     One JSON value of a baseline: null, a string (escaped), a date as RFC 3339 UTC text.
@@ -99,7 +99,7 @@ function ConvertTo-MSCommerceJsonText {
     $builder.ToString()
 }
 
-function ConvertTo-MSCommerceBaselineJson {
+function script:ConvertTo-MSCommerceBaselineJson {
     <#
     .SYNOPSIS
     A baseline object as the file's indented JSON, in the library's property order.
@@ -140,7 +140,7 @@ function ConvertTo-MSCommerceBaselineJson {
     ($lines.ToArray() -join "`n") + "`n"
 }
 
-function Export-MSCommerceBaselineFile {
+function script:Export-MSCommerceBaselineFile {
     <#
     .SYNOPSIS
     Export-MSCommerceBaseline's work: refuses to overwrite without -Force, asks ShouldProcess, gets
@@ -196,13 +196,13 @@ function Export-MSCommerceBaselineFile {
     }
 }
 
-function Invoke-MSCommerceFileOrBulk {
+function script:Invoke-MSCommerceFileOrBulk {
     <#
     .SYNOPSIS
     The dispatcher's requests that involve a baseline file or a bulk run, given its bound
     parameters: -OutFile exports a baseline to it; -InFile puts the file's text in each request
     (any error then ends the command) and sends it as usual; a bulk request runs through
-    Invoke-MSCommerceBulk.
+    Invoke-MSCommerceBulk, a request for several tenants through Invoke-MSCommerceFleet.
     #>
     [CmdletBinding()]
     param(
@@ -231,6 +231,14 @@ function Invoke-MSCommerceFileOrBulk {
             $item['baseline'] = $text
         }
         $terminating = $true
+    }
+    if (@($requests | Where-Object { Set-MSCommerceTenantField -Request $_ }).Count -gt 0) {
+        # Several tenants (Fleet.ps1): a baseline test reads, a baseline apply writes.
+        $operation = if ([string]$Bound['Operation'] -eq 'get') { 'get' } else { 'update' }
+        foreach ($item in $requests) {
+            Invoke-MSCommerceFleet -Caller $caller -Operation $operation -Request $item -TypeName $typeName -Activity $activity -TargetObject $target
+        }
+        return
     }
     if ([string]$Bound['Operation'] -ne 'bulk') {
         Invoke-MSCommerceNative -Caller $caller -Operation ([string]$Bound['Operation']) -Request $requests -TypeName $typeName -TargetObject $target -Activity $activity -Terminating

@@ -3,7 +3,7 @@
 # `poll` with a progress bar until the run has finished, `cancel` when the command is stopped (Ctrl+C)
 # so the job is not left running, and the per-product results as output objects and ErrorRecords.
 
-function Test-MSCommerceShouldAsk {
+function script:Test-MSCommerceShouldAsk {
     <#
     .SYNOPSIS
     Whether ShouldProcess would show or ask something: -WhatIf, or a confirmation that the
@@ -33,7 +33,7 @@ function Test-MSCommerceShouldAsk {
     $impact -ge $preference
 }
 
-function Copy-MSCommerceRequest {
+function script:Copy-MSCommerceRequest {
     <#
     .SYNOPSIS
     A copy of a request with some fields set (a $null value removes the field).
@@ -56,7 +56,7 @@ function Copy-MSCommerceRequest {
     $copy
 }
 
-function Select-MSCommerceApprovedPlan {
+function script:Select-MSCommerceApprovedPlan {
     <#
     .SYNOPSIS
     Asks ShouldProcess for each product of a what-if plan that would change ("What if:" lines under
@@ -89,7 +89,7 @@ function Select-MSCommerceApprovedPlan {
     , $approved.ToArray()
 }
 
-function New-MSCommerceApprovedRequest {
+function script:New-MSCommerceApprovedRequest {
     <#
     .SYNOPSIS
     The request restricted to the products the user allowed: their ids (a product change), or a
@@ -119,7 +119,7 @@ function New-MSCommerceApprovedRequest {
     Copy-MSCommerceRequest -Request $Request -Set @{ baseline = $baseline }
 }
 
-function Remove-MSCommerceMalformedId {
+function script:Remove-MSCommerceMalformedId {
     <#
     .SYNOPSIS
     Takes the ids the library refuses outright out of a product change: one (a character other
@@ -154,10 +154,11 @@ function Remove-MSCommerceMalformedId {
     Copy-MSCommerceRequest -Request $Request -Set @{ productIds = [string[]]$valid }
 }
 
-function Write-MSCommerceBulkProgress {
+function script:Write-MSCommerceBulkProgress {
     <#
     .SYNOPSIS
-    The progress bar of a bulk run from its progress object (Done of Total).
+    The progress bar of a bulk run from its progress object (Done of Total), or of a fleet run
+    (TenantsDone of Tenants).
     #>
     [CmdletBinding()]
     param(
@@ -168,21 +169,29 @@ function Write-MSCommerceBulkProgress {
         [object] $State
     )
 
-    $total = [int]$State.Total
     $done = [int]$State.Done
+    $total = [int]$State.Total
+    $status = '{0} of {1} products: {2} updated, {3} unchanged, {4} failed' -f $done, $total, [int]$State.Updated, [int]$State.Unchanged, [int]$State.Failed
+    if ($null -ne $State.Tenants) {
+        $done = [int]$State.TenantsDone
+        $total = [int]$State.Tenants
+        $status = '{0} of {1} tenants: {2} succeeded, {3} failed' -f $done, $total, [int]$State.Succeeded, [int]$State.Failed
+        if ([int]$State.Drifted -gt 0) {
+            $status += ', {0} drifted' -f [int]$State.Drifted
+        }
+    }
     $percent = 100
     if ($total -gt 0) {
         $percent = [int][Math]::Min(100, [Math]::Floor(100 * $done / $total))
     }
-    $status = '{0} of {1} products: {2} updated, {3} unchanged, {4} failed' -f $done, $total, [int]$State.Updated, [int]$State.Unchanged, [int]$State.Failed
     Write-Progress -Activity $Activity -Status $status -PercentComplete $percent
 }
 
-function Invoke-MSCommerceBulkCall {
+function script:Invoke-MSCommerceBulkCall {
     <#
     .SYNOPSIS
-    One msc_update call of a bulk run: @{ Value = its answer's value }, or $null after writing its
-    error (terminating for a baseline file's run).
+    One msc_update (or, for a fleet get, msc_get) call of a bulk run: @{ Value = its answer's
+    value }, or $null after writing its error (terminating for a baseline file's run).
     #>
     [CmdletBinding()]
     param(
@@ -195,23 +204,26 @@ function Invoke-MSCommerceBulkCall {
         [AllowNull()]
         [object] $TargetObject,
 
-        [switch] $Terminating
+        [switch] $Terminating,
+
+        [ValidateSet('get', 'update')]
+        [string] $Operation = 'update'
     )
 
-    $call = Invoke-MSCommerceNativeCall -Operation update -Request $Request
+    $call = Invoke-MSCommerceNativeCall -Operation $Operation -Request $Request
     if ($call.Code -ne 0 -or $null -ne $call.Answer.error) {
-        Write-MSCommerceCallError -Caller $Caller -Operation update -Call $call -TargetObject $TargetObject -Terminating:$Terminating
+        Write-MSCommerceCallError -Caller $Caller -Operation $Operation -Call $call -TargetObject $TargetObject -Terminating:$Terminating
         return $null
     }
     @{ Value = $call.Answer.value }
 }
 
-function Invoke-MSCommerceBulkSteps {
+function script:Invoke-MSCommerceBulkSteps {
     <#
     .SYNOPSIS
     Runs a bulk request with the library's steps: start, poll until finished (with progress), and
     cancel when stopped early (Ctrl+C, a terminating error). Answers the finished object, or $null
-    after writing the error when the run could not start.
+    after writing the error when the run could not start. A fleet run (Fleet.ps1) too.
     #>
     [CmdletBinding()]
     param(
@@ -226,9 +238,13 @@ function Invoke-MSCommerceBulkSteps {
 
         [string] $TypeName,
 
-        # How a failed call is reported: Invoke-MSCommerceBulkCall's Caller, TargetObject, Terminating.
+        # How a failed call is reported: Invoke-MSCommerceBulkCall's Caller, TargetObject,
+        # Terminating, and Operation (update, or get for a fleet read).
         [Parameter(Mandatory = $true)]
-        [hashtable] $Failure
+        [hashtable] $Failure,
+
+        # A what-if plan: nothing to report when it is cancelled early.
+        [switch] $WhatIfPlan
     )
 
     $started = Invoke-MSCommerceBulkCall @Failure -Request (Copy-MSCommerceRequest -Request $Request -Set @{ step = 'start' })
@@ -253,13 +269,14 @@ function Invoke-MSCommerceBulkSteps {
         if (-not $ended) {
             # Stopped while the job runs: no further write starts, those in flight finish, and the
             # answer reports every product (not written: Failed, "cancelled").
-            $call = Invoke-MSCommerceNativeCall -Operation update -Request @{ step = 'cancel' }
-            if ($call.Code -eq 0 -and $null -ne $call.Answer.value) {
+            $operation = 'update'
+            if ($Failure.ContainsKey('Operation')) {
+                $operation = [string]$Failure['Operation']
+            }
+            $call = Invoke-MSCommerceNativeCall -Operation $operation -Request @{ step = 'cancel' }
+            if ($call.Code -eq 0 -and $null -ne $call.Answer.value -and -not $WhatIfPlan) {
                 $state = $call.Answer.value
-                Write-MSCommerceCancelledSummary -Caller $Caller -State $state
-                # Reaches the pipeline when the run ended for another reason than Ctrl+C (a stopped
-                # pipeline drops what is written to it, hence the summary on the host first).
-                Write-MSCommerceBulkResult -Caller $Caller -Result @($state.Results) -TypeName $TypeName
+                Write-MSCommerceBulkStopped -Caller $Caller -State $state -TypeName $TypeName
             }
         }
         Write-Progress -Activity $Activity -Completed
@@ -267,11 +284,12 @@ function Invoke-MSCommerceBulkSteps {
     $state
 }
 
-function Write-MSCommerceCancelledSummary {
+function script:Write-MSCommerceBulkStopped {
     <#
     .SYNOPSIS
-    After Ctrl+C, what the cancelled run did, on the host (the only stream a stopped pipeline
-    still shows): the products updated, and how many were not written.
+    A bulk or fleet run cancelled early: the summary on the host, then its results (they reach the
+    pipeline when the run ended for another reason than Ctrl+C: a stopped pipeline drops what is
+    written to it, hence the summary on the host first).
     #>
     [CmdletBinding()]
     param(
@@ -279,19 +297,51 @@ function Write-MSCommerceCancelledSummary {
         [System.Management.Automation.PSCmdlet] $Caller,
 
         [Parameter(Mandatory = $true)]
-        [object] $State
+        [object] $State,
+
+        [string] $TypeName
     )
 
     $results = @($State.Results | Where-Object { $null -ne $_ })
+    if ($null -ne $State.Tenants) {
+        # Tenants never started are errors MSCommerce.Tenant.Cancelled.
+        $cancelled = @($results | Where-Object { [string]$_.Reason -eq 'Cancelled' } | ForEach-Object { [string]$_.TenantId })
+        $text = 'Stopped: {0} of {1} tenants done, {2} not started; run the command again to finish (it writes only what still differs).' -f ($results.Count - $cancelled.Count), $results.Count, $cancelled.Count
+        if ($cancelled.Count -gt 0) {
+            $text += ' Not started: ' + ($cancelled -join ', ')
+        }
+        Write-MSCommerceHostWarning -Caller $Caller -Text $text
+        Write-MSCommerceFleetResult -Caller $Caller -Result $results -TypeName $TypeName
+        return
+    }
     $updated = @($results | Where-Object { [string]$_.Status -eq 'Updated' } | ForEach-Object { [string]$_.ProductId })
     $failed = @($results | Where-Object { [string]$_.Status -eq 'Failed' }).Count
     $text = 'Stopped: {0} of {1} products updated, {2} not written or failed; run the command again to finish (it writes only what still differs).' -f $updated.Count, $results.Count, $failed
     if ($updated.Count -gt 0) {
         $text += ' Updated: ' + ($updated -join ', ')
     }
+    Write-MSCommerceHostWarning -Caller $Caller -Text $text
+    Write-MSCommerceBulkResult -Caller $Caller -Result $results -TypeName $TypeName
+}
+
+function script:Write-MSCommerceHostWarning {
+    <#
+    .SYNOPSIS
+    After Ctrl+C, what the cancelled run did, on the host (the only stream a stopped pipeline
+    still shows): a warning line, service text escaped.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Caller,
+
+        [Parameter(Mandatory = $true)]
+        [string] $Text
+    )
+
     try {
         if ($null -ne $Caller.Host -and $null -ne $Caller.Host.UI) {
-            $Caller.Host.UI.WriteWarningLine((ConvertTo-MSCommerceDisplayText -Text $text))
+            $Caller.Host.UI.WriteWarningLine((ConvertTo-MSCommerceDisplayText -Text $Text))
         }
     }
     catch {
@@ -299,7 +349,7 @@ function Write-MSCommerceCancelledSummary {
     }
 }
 
-function Write-MSCommerceBulkResult {
+function script:Write-MSCommerceBulkResult {
     <#
     .SYNOPSIS
     Writes per-product results: the products done as output objects (PreviousValue and Status
@@ -337,7 +387,7 @@ function Write-MSCommerceBulkResult {
     }
 }
 
-function Merge-MSCommerceBulkResult {
+function script:Merge-MSCommerceBulkResult {
     <#
     .SYNOPSIS
     The results of a run restricted to the approved products, completed with the plan's other
@@ -373,7 +423,7 @@ function Merge-MSCommerceBulkResult {
     }
 }
 
-function Invoke-MSCommerceBulk {
+function script:Invoke-MSCommerceBulk {
     <#
     .SYNOPSIS
     A bulk update or baseline apply: a what-if plan and ShouldProcess per product that would change

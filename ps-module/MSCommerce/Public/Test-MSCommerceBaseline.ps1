@@ -23,8 +23,24 @@ function Test-MSCommerceBaseline {
     .PARAMETER Quiet
     Output $true when there is no difference, $false otherwise, instead of the differences.
 
+    .PARAMETER TenantId
+    The customer tenant(s) to test: tenant ids (GUIDs) or domains such as contoso.onmicrosoft.com,
+    for a partner (MSP) signed in with Connect-MSCommerce at its own tenant: the multi-tenant app's
+    -ClientId with -ClientSecretCredential or a certificate (app-only), or the partner admin's
+    browser, device code or password sign-in (delegated, GDAP). Without it, the connection's own
+    tenant. One tenant: the output is as without it. Several tenants: each difference is output with
+    a TenantId property (PSTypeName MSCommerce.TenantBaselineDrift, shown with a TenantId column), the
+    progress bar counts tenants, and a tenant that cannot be read (app not consented, no role, not
+    found) is a non-terminating error (ErrorId MSCommerce.Tenant.<Reason>, the tenant as its target)
+    while the other tenants go on. With -Quiet: $true only when every tenant matches the file (a
+    tenant that could not be read does not).
+
+    .PARAMETER TenantThrottleLimit
+    With several -TenantId: how many tenants are read at once, 1 to 64 (default 4).
+
     .PARAMETER Token
-    An access token for this call alone, instead of the sign-in of Connect-MSCommerce.
+    An access token for this call alone, instead of the sign-in of Connect-MSCommerce. Not with
+    several -TenantId.
 
     .EXAMPLE
     Test-MSCommerceBaseline -Path baseline.json
@@ -36,11 +52,24 @@ function Test-MSCommerceBaseline {
 
     Warns when the tenant does not match the baseline.
 
+    .EXAMPLE
+    Connect-MSCommerce -TenantId fabrikampartners.onmicrosoft.com -ClientId $appId -CertificatePath partner-app.pfx
+    Test-MSCommerceBaseline -Path lockdown.json -TenantId (Get-Content customers.txt) | Group-Object TenantId
+
+    An MSP signed in with its multi-tenant app's certificate lists, per customer tenant, the products
+    that differ from lockdown.json.
+
+    .EXAMPLE
+    if (-not (Test-MSCommerceBaseline -Path lockdown.json -TenantId $tenants -Quiet)) { Write-Warning 'A customer tenant drifted, or could not be read' }
+
+    Warns unless every tenant of $tenants matches the baseline.
+
     .INPUTS
     None.
 
     .OUTPUTS
-    MSCommerce.BaselineDrift, or System.Boolean with -Quiet
+    MSCommerce.BaselineDrift (with several -TenantId, MSCommerce.TenantBaselineDrift: the same with
+    TenantId), or System.Boolean with -Quiet
 
     .LINK
     Export-MSCommerceBaseline
@@ -61,17 +90,29 @@ function Test-MSCommerceBaseline {
         [switch] $Quiet,
 
         [Parameter()]
+        [ValidateNotNullOrEmpty()]
+        [string[]] $TenantId,
+
+        [Parameter()]
+        [ValidateRange(1, 64)]
+        [int] $TenantThrottleLimit,
+
+        [Parameter()]
         [string] $Token
     )
 
     Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
     $request = @{
-        resource    = 'baselineDrift'
-        accessToken = $Token
+        resource          = 'baselineDrift'
+        accessToken       = $Token
+        # One tenant becomes the request's tenantId (Fleet.ps1).
+        tenants           = $TenantId
+        tenantConcurrency = $(if ($PSBoundParameters.ContainsKey('TenantThrottleLimit')) { $TenantThrottleLimit } else { $null })
     }
-    $drift = Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -Request $request -InFile $Path -TypeName 'MSCommerce.BaselineDrift'
+    $drift = Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -Request $request -InFile $Path -TypeName 'MSCommerce.BaselineDrift' -Activity 'Testing the baseline'
     if ($Quiet) {
-        return (@($drift).Count -eq 0)
+        # Several tenants: a tenant that could not be read is not clean either.
+        return (@($drift).Count -eq 0 -and ($null -eq $request['tenants'] -or $script:MSCommerceFleetFailed -eq 0))
     }
     $drift
 }
