@@ -2,8 +2,9 @@
 //! against the embedded emulator over loopback, hosting customer tenants of
 //! the partner: consented ones, one where the partner's app is not
 //! consented, one where it has no role (403), one where the partner user
-//! has no delegated access (403). Final states are read back from the
-//! emulator's `GET /_emulator/tenants/{tenant}/products`.
+//! has no delegated access (403), one throttled past the client's retries
+//! (429). Final states are read back from the emulator's
+//! `GET /_emulator/tenants/{tenant}/products`.
 
 use mscommerce::emulator::directory::{PARTNER_APP, PARTNER_TENANT_DOMAIN, PARTNER_USER};
 use mscommerce::emulator::fleet::{AppConsent, FleetConfig, TenantSpec};
@@ -299,6 +300,13 @@ fn expect_exit(o: &Output, code: i32) {
     assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
 }
 
+/// Each of `lines` is somewhere in `text` (stderr).
+fn assert_lines(text: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
+
 /// The per-tenant objects of a JSON output, by tenant.
 fn tenants_of(o: &Output) -> Vec<Value> {
     match serde_json::from_slice::<Value>(&o.stdout) {
@@ -387,17 +395,18 @@ fn app_only_baseline_apply_across_tenants_then_a_rerun_writes_nothing() {
 
     // The summary per tenant, and the total, on stderr.
     let err = stderr(&o);
-    for line in [
-        "baseline apply: tenant alpha.onmicrosoft.com: Succeeded; 12 products, 11 updated, 1 unchanged, 0 failed",
-        "baseline apply: tenant 00000000-0000-4000-8000-0000000000b2: Succeeded; 12 products, 1 updated, 11 unchanged, 0 failed",
-        "baseline apply: tenant charlie.onmicrosoft.com: Failed (NotConsented); tenant 'charlie.onmicrosoft.com': ",
-        "baseline apply: tenant echo.onmicrosoft.com: Failed (Forbidden); ",
-        "baseline apply: 4 tenants, 2 succeeded, 2 failed (1 NotConsented, 1 Forbidden)",
-        "baseline apply: 0/4 tenants done (0 succeeded, 0 failed)",
-        "baseline apply: 4/4 tenants done (2 succeeded, 2 failed)",
-    ] {
-        assert!(err.contains(line), "missing {line:?} in:\n{err}");
-    }
+    assert_lines(
+        &err,
+        &[
+            "baseline apply: tenant alpha.onmicrosoft.com: Succeeded; 12 products, 11 updated, 1 unchanged, 0 failed",
+            "baseline apply: tenant 00000000-0000-4000-8000-0000000000b2: Succeeded; 12 products, 1 updated, 11 unchanged, 0 failed",
+            "baseline apply: tenant charlie.onmicrosoft.com: Failed (NotConsented); tenant 'charlie.onmicrosoft.com': ",
+            "baseline apply: tenant echo.onmicrosoft.com: Failed (Forbidden); ",
+            "baseline apply: 4 tenants, 2 succeeded, 2 failed (1 NotConsented, 1 Forbidden)",
+            "baseline apply: 0/4 tenants done (0 succeeded, 0 failed)",
+            "baseline apply: 4/4 tenants done (2 succeeded, 2 failed)",
+        ],
+    );
     assert!(
         stdout(&o).trim_start().starts_with('['),
         "JSON on stdout only"
@@ -494,6 +503,46 @@ fn delegated_partner_run_with_a_forbidden_tenant() {
 }
 
 #[test]
+fn a_throttled_tenant_fails_alone() {
+    let s = setup();
+    let base = s.lockdown();
+    // Every licensing request of alpha (and only alpha's) answers 429,
+    // Retry-After 0, past the client's retries.
+    let faults = control(
+        &s.emu,
+        &s.ca,
+        "/_emulator/faults",
+        Some(json!({"tenant": "alpha.onmicrosoft.com", "throttle": 1000, "retryAfterSeconds": 0})),
+    );
+    assert_eq!(faults["tenant"], "alpha.onmicrosoft.com", "{faults}");
+    let o = s.app_line(
+        "json",
+        &format!(
+            "baseline apply --file {base} --tenants alpha.onmicrosoft.com,bravo.onmicrosoft.com"
+        ),
+    );
+    expect_exit(&o, 3);
+    let rs = tenants_of(&o);
+    let alpha = of(&rs, "alpha.onmicrosoft.com");
+    assert_eq!(alpha["Status"], "Failed", "{alpha}");
+    assert_eq!(alpha["Reason"], "Throttled", "{alpha}");
+    assert_eq!(of(&rs, "bravo.onmicrosoft.com")["Status"], "Succeeded");
+    s.assert_tenant("alpha.onmicrosoft.com", false, "Enabled");
+    s.assert_tenant("bravo.onmicrosoft.com", true, "");
+    assert_eq!(s.read_back("bravo.onmicrosoft.com").1, 1);
+    let err = stderr(&o);
+    assert_lines(
+        &err,
+        &[
+            "baseline apply: tenant alpha.onmicrosoft.com: Failed (Throttled); tenant 'alpha.onmicrosoft.com': ",
+            "baseline apply: tenant bravo.onmicrosoft.com: Succeeded; 12 products, 1 updated, 11 unchanged, 0 failed",
+            "baseline apply: 2 tenants, 1 succeeded, 1 failed (1 Throttled)",
+        ],
+    );
+    assert_eq!(s.emu.stats().throttled, 5);
+}
+
+#[test]
 fn baseline_test_exit_codes() {
     let s = setup();
     let base = s.lockdown();
@@ -520,16 +569,13 @@ fn baseline_test_exit_codes() {
         "{out}"
     );
     // The progress counts the drifted tenant as the summary does.
-    for line in [
-        "baseline test: 1 tenants, 0 succeeded, 0 failed, 1 drifted",
-        "baseline test: 1/1 tenants done (0 succeeded, 0 failed, 1 drifted)",
-    ] {
-        assert!(
-            stderr(&o).contains(line),
-            "missing {line:?} in:\n{}",
-            stderr(&o)
-        );
-    }
+    assert_lines(
+        &stderr(&o),
+        &[
+            "baseline test: 1 tenants, 0 succeeded, 0 failed, 1 drifted",
+            "baseline test: 1/1 tenants done (0 succeeded, 0 failed, 1 drifted)",
+        ],
+    );
     let o = s.app_line(
         "json",
         &format!("baseline apply --file {base} --tenants bravo.onmicrosoft.com"),

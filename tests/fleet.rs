@@ -4,15 +4,19 @@
 //! consented, non-consented, unknown and forbidden tenants; each tenant's
 //! final state read back from the emulator; a rerun writes nothing; one
 //! tenant's failure never stops the others; no secret or token in answers
-//! or logs; each tenant's token renewed on its own.
+//! or logs; each tenant's token renewed on its own; one tenant throttled
+//! past the client's retries (a fault aimed at that tenant) while the
+//! others are read and written.
 #![cfg(feature = "emulator")]
 
 use mscommerce::emulator::directory::{
     certificate_app_pem, PARTNER_APP, PARTNER_TENANT_DOMAIN, PARTNER_USER,
 };
-use mscommerce::emulator::fleet::{AppConsent, FleetConfig, TenantSpec};
+use mscommerce::emulator::fleet::{
+    generated_tenant_domain, generated_tenant_id, AppConsent, FleetConfig, Generate, TenantSpec,
+};
 use mscommerce::emulator::identity_flows::{act_on_device_code, DeviceAction};
-use mscommerce::emulator::{Emulator, EmulatorConfig};
+use mscommerce::emulator::{Emulator, EmulatorConfig, Faults};
 use mscommerce::log::CallLog;
 use mscommerce::{ErrorKind, Session};
 use serde_json::{json, Value};
@@ -491,4 +495,89 @@ fn the_answer_document_of_a_fleet_get() {
     assert_eq!(r2["Value"]["Products"].as_array().unwrap().len(), 26);
     assert_eq!(r[T3]["Reason"], "NotConsented");
     assert!(s.get_limit(&req) >= s.timeout());
+}
+
+/// Every licensing request of `tenant` (and only of it) answers 429 with
+/// `Retry-After: 0`, more times than the client retries.
+fn throttle_only(emu: &Emulator, tenant: &str) {
+    emu.set_faults(Faults {
+        tenant: Some(tenant.into()),
+        throttle: 1000,
+        retry_after_seconds: 0,
+        ..Default::default()
+    });
+}
+
+/// The tenant's result says it was throttled, naming it.
+fn assert_throttled(r: &Value, tenant: &str) {
+    assert_eq!(r["Status"], "Failed", "{r}");
+    assert_eq!(r["Reason"], "Throttled", "{r}");
+    assert_eq!(r["Error"]["code"], "Throttled", "{r}");
+    assert!(r["Value"].is_null(), "{r}");
+    let message = r["Error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("tenant '{tenant}': ")),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_tenant_fails_alone_in_a_fleet_get_and_update() {
+    let emu = start(None);
+    // Three drifted tenants (every product Enabled).
+    emu.set_tenants(FleetConfig {
+        generate: Some(Generate {
+            count: 3,
+            drifted: 3,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .unwrap();
+    let ids: Vec<String> = (1..=3).map(generated_tenant_id).collect();
+    let s = secret_session(&emu).await;
+    let started = std::time::Instant::now();
+    // A get: the throttled tenant (named by its domain) fails, the others
+    // are listed; only its requests were answered 429: one and the
+    // client's 4 retries.
+    throttle_only(&emu, &generated_tenant_domain(1));
+    let (results, log) = run(
+        &s,
+        false,
+        json!({"resource": "productPolicies", "policyId": P, "tenants": ids,
+               "tenantConcurrency": 3}),
+    )
+    .await;
+    assert_throttled(&results[0], &ids[0]);
+    for r in &results[1..] {
+        assert_eq!(r["Status"], "Succeeded", "{r}");
+        assert_eq!(r["Value"].as_array().unwrap().len(), 26);
+    }
+    assert_eq!(emu.stats().throttled, 5);
+    assert!(log
+        .last()
+        .unwrap()
+        .starts_with("fleet: 3 tenants, 2 succeeded, 1 failed, 0 drifted"));
+
+    // An update: the throttled tenant (by its id, the middle one) is not
+    // written; the others are locked down, read back from the emulator.
+    throttle_only(&emu, &ids[1]);
+    let (results, _) = run(
+        &s,
+        true,
+        json!({"policyId": P, "allProducts": true, "value": "Disabled",
+               "tenants": ids, "tenantConcurrency": 3}),
+    )
+    .await;
+    assert_throttled(&results[1], &ids[1]);
+    assert!(all(&emu, &ids[1], "Enabled"));
+    assert_eq!(emu.tenant_writes(&ids[1]), Some(0));
+    for (t, r) in [(&ids[0], &results[0]), (&ids[2], &results[2])] {
+        assert_eq!(r["Status"], "Succeeded", "{r}");
+        assert!(all(&emu, t, "Disabled"), "{t}");
+        assert_eq!(emu.tenant_writes(t), Some(26));
+    }
+    assert_eq!(emu.stats().throttled, 10);
+    // Retry-After 0: the retries cost no wait.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }

@@ -94,6 +94,9 @@ pub fn describe(url: &str) -> String {
          \x20   pageSize (next links), oversizeBody, events: [{{afterWrites: N, addProduct: {{productId, productName}},\n\
          \x20   removeProduct: \"ID\", expireAllTokens: true, throttle, retryAfterSeconds, serverErrors, drop, expireTokens}}]\n\
          \x20   (an event happens once, when the Nth write since the faults were set is applied; its counts add to the faults)\n\
+         \x20   tenant: \"ID or domain\" (optional): latencyMs, throttle, serverErrors, expireTokens, oversizeBody and maxInFlight\n\
+         \x20   hit only the requests whose token is for that tenant (built-in or fleet; the others are served as usual);\n\
+         \x20   drop, dropAfterWrite, pageSize and events stay for every request; a tenant the emulator does not know is 400\n\
          Catalogues (--seed-products): seed (2021, 12), docs2023, docs2025 (26, current ids; replaced ids answer 404;\n\
          \x20 offer types SaaS, POWERBIVISUALS, DYNAMICSCE, DYNAMICSBC under scope=offerType), generated:N (GENPROD00001, ...)\n"
     )
@@ -111,6 +114,15 @@ async fn index(State(s): State<Arc<EmulatorState>>) -> Response {
 }
 
 async fn set_faults(State(s): State<Arc<EmulatorState>>, Json(f): Json<Faults>) -> Response {
+    if let Some(t) = &f.tenant {
+        if !directory::tenant_matches(t, false) && !super::fleet::knows(&s, t) {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("no tenant '{t}' (the built-in tenant or one of GET /_emulator/tenants)"),
+            )
+                .into_response();
+        }
+    }
     s.set_faults(f);
     get_faults(State(s)).await
 }

@@ -68,34 +68,39 @@ async fn admit(
     ) {
         *ua = v.to_string();
     }
+    let targeted = faults_apply(state, headers);
     let (latency, fault) = {
         let mut f = state
             .faults
             .lock()
             .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "Internal", "lock"))?;
-        let latency = state.base_latency_ms + f.latency_ms;
-        let fault = if f.max_in_flight > 0 && in_flight > u64::from(f.max_in_flight) {
-            Some(Fault::Throttle(f.retry_after_seconds))
-        } else if f.throttle > 0 {
-            f.throttle -= 1;
-            Some(Fault::Throttle(f.retry_after_seconds))
-        } else if f.server_errors > 0 {
-            f.server_errors -= 1;
-            Some(Fault::Server(if f.server_error_status == 0 {
-                503
-            } else {
-                f.server_error_status
-            }))
-        } else if f.expire_tokens > 0 {
-            f.expire_tokens -= 1;
-            Some(Fault::Expired)
-        } else if f.oversize_body > 0 {
-            f.oversize_body -= 1;
-            Some(Fault::Oversize)
+        if !targeted {
+            (state.base_latency_ms, None)
         } else {
-            None
-        };
-        (latency, fault)
+            let latency = state.base_latency_ms + f.latency_ms;
+            let fault = if f.max_in_flight > 0 && in_flight > u64::from(f.max_in_flight) {
+                Some(Fault::Throttle(f.retry_after_seconds))
+            } else if f.throttle > 0 {
+                f.throttle -= 1;
+                Some(Fault::Throttle(f.retry_after_seconds))
+            } else if f.server_errors > 0 {
+                f.server_errors -= 1;
+                Some(Fault::Server(if f.server_error_status == 0 {
+                    503
+                } else {
+                    f.server_error_status
+                }))
+            } else if f.expire_tokens > 0 {
+                f.expire_tokens -= 1;
+                Some(Fault::Expired)
+            } else if f.oversize_body > 0 {
+                f.oversize_body -= 1;
+                Some(Fault::Oversize)
+            } else {
+                None
+            };
+            (latency, fault)
+        }
     };
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
@@ -140,14 +145,7 @@ async fn admit(
             &format!("API version '{ver}' is not known."),
         ));
     }
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    let Some(token) = token else {
+    let Some(token) = bearer(headers) else {
         return Err(error(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
@@ -156,7 +154,7 @@ async fn admit(
     };
     let claims = state
         .issuer
-        .verify(token.trim())
+        .verify(token)
         .map_err(|m| error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m))?;
     let allowed = if write {
         directory::can_write(&claims.wids)
@@ -174,6 +172,29 @@ async fn admit(
         ));
     }
     Ok(claims)
+}
+
+/// Whether the faults apply to this request: always, unless they name a
+/// tenant (`tenant`), then only to a request whose token is for it (a
+/// request without a valid token is not that tenant's).
+fn faults_apply(state: &EmulatorState, headers: &HeaderMap) -> bool {
+    let Some(tenant) = state.faults.lock().ok().and_then(|f| f.tenant.clone()) else {
+        return true;
+    };
+    let tid = bearer(headers).and_then(|t| state.issuer.verify(t).ok().map(|c| c.tid));
+    tid.is_some_and(|tid| tid.eq_ignore_ascii_case(&state.tenant_id_of(&tenant)))
+}
+
+/// The bearer token of a request.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
 }
 
 enum Fault {

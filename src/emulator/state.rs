@@ -138,6 +138,12 @@ struct CatalogueProduct {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Faults {
+    /// Only the licensing requests of this tenant (its id or domain, as
+    /// the token's `tid` says) get `latencyMs`, `throttle`, `serverErrors`,
+    /// `expireTokens`, `oversizeBody` and `maxInFlight`; the others are
+    /// served as if there were none (absent: every request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     pub latency_ms: u64,
     /// Answer the next N requests with 429 and `Retry-After: retryAfterSeconds`.
     pub throttle: u32,
@@ -492,6 +498,19 @@ impl State {
         Ok(())
     }
 
+    /// The tenant id (GUID) a tenant id or domain names: the built-in
+    /// tenant's, a fleet tenant's, or the name itself when neither knows it.
+    pub fn tenant_id_of(&self, tenant: &str) -> String {
+        if directory::tenant_matches(tenant, false) {
+            return directory::TENANT_ID.to_string();
+        }
+        self.fleet
+            .lock()
+            .ok()
+            .and_then(|f| f.find(tenant))
+            .map_or_else(|| tenant.to_string(), |t| t.tenant_id.clone())
+    }
+
     /// The data of the tenant a token is for (`tid`): the built-in
     /// tenant's, or a fleet tenant's; `None` for any other tenant.
     pub fn data_for(&self, tid: &str) -> Option<Arc<Mutex<Data>>> {
@@ -747,15 +766,46 @@ mod tests {
         assert_eq!(d.products[P].len(), 26);
     }
 
-    #[test]
-    fn events_fire_once_after_their_write() {
-        let s = State::new(
+    fn docs2025_state() -> State {
+        State::new(
             "127.0.0.1:1".parse().unwrap(),
             false,
             Catalogue::Docs2025,
             0,
             3600,
+        )
+    }
+
+    #[test]
+    fn a_fault_names_a_tenant_by_id_or_domain() {
+        let s = docs2025_state();
+        s.set_fleet(super::super::fleet::FleetConfig {
+            generate: Some(super::super::fleet::Generate {
+                count: 2,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+        let id = super::super::fleet::generated_tenant_id(2);
+        assert_eq!(s.tenant_id_of("TENANT0002.onmicrosoft.com"), id);
+        assert_eq!(s.tenant_id_of(&id), id);
+        assert_eq!(
+            s.tenant_id_of(directory::TENANT_DOMAIN),
+            directory::TENANT_ID
         );
+        assert_eq!(s.tenant_id_of("other.example.com"), "other.example.com");
+        let f: Faults =
+            serde_json::from_str(r#"{"tenant": "t.example.com", "throttle": 2}"#).unwrap();
+        assert_eq!(f.tenant.as_deref(), Some("t.example.com"));
+        // Without a tenant, the faults read back as before (no field).
+        let none = serde_json::to_value(Faults::default()).unwrap();
+        assert!(none.get("tenant").is_none());
+    }
+
+    #[test]
+    fn events_fire_once_after_their_write() {
+        let s = docs2025_state();
         s.set_faults(Faults {
             events: vec![
                 FaultEvent {
