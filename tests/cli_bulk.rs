@@ -6,6 +6,9 @@
 
 mod common;
 
+#[cfg(unix)]
+use common::cli::Running;
+use common::cli::{expect_exit, json_array, mscommerce, stderr, stdout};
 use common::{ADMIN, ADMIN_PASSWORD};
 use mscommerce::emulator::{Catalogue, Emulator, EmulatorConfig, FaultEvent, Faults, NewProduct};
 use serde_json::Value;
@@ -28,13 +31,8 @@ fn gen(i: usize) -> String {
 
 /// The CLI signed in as the admin at `emu`, with `--output FORMAT`.
 fn cli(emu: &Emulator, format: &str) -> Command {
-    let url = emu.url();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mscommerce"));
-    c.env_remove("MSCOMMERCE_ACCESS_TOKEN")
-        .env_remove("MSCOMMERCE_CLIENT_SECRET")
-        .env_remove("MSCOMMERCE_PASSWORD")
-        .args(["--service-url", &url, "--authority-host", &url])
-        .args(["--username", ADMIN, "--password", ADMIN_PASSWORD])
+    let mut c = mscommerce(&emu.url());
+    c.args(["--username", ADMIN, "--password", ADMIN_PASSWORD])
         .args(["--output", format]);
     c
 }
@@ -50,33 +48,6 @@ fn set(emu: &Emulator, format: &str, args: &str) -> Output {
         .chain(args.split_whitespace())
         .collect();
     run(emu, format, &args)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// The exit status, with stderr shown when it is not `code`.
-fn expect_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stderr: {}\nstdout: {}",
-        stderr(o),
-        stdout(o)
-    );
-    assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
-}
-
-fn results(o: &Output) -> Vec<Value> {
-    match serde_json::from_slice::<Value>(&o.stdout) {
-        Ok(Value::Array(a)) => a,
-        other => panic!("stdout is not a JSON array ({other:?}): {}", stderr(o)),
-    }
 }
 
 fn with_status<'a>(rs: &'a [Value], status: &str) -> Vec<&'a Value> {
@@ -112,7 +83,7 @@ fn all_but_some_then_a_rerun_writes_nothing() {
         &format!("--all --except {except} --value Disabled --concurrency 4"),
     );
     expect_exit(&o, 0);
-    let rs = results(&o);
+    let rs = json_array(&o);
     assert_eq!(rs.len(), 18, "{rs:?}");
     assert_eq!(with_status(&rs, "Updated").len(), 18);
     for r in &rs {
@@ -149,7 +120,7 @@ fn all_but_some_then_a_rerun_writes_nothing() {
         ),
     );
     expect_exit(&o, 0);
-    let rs = results(&o);
+    let rs = json_array(&o);
     assert_eq!(with_status(&rs, "Unchanged").len(), 18, "{rs:?}");
     assert_eq!(emu.writes().len(), 18, "the rerun wrote");
 }
@@ -194,7 +165,7 @@ fn several_ids_go_through_the_bulk_path() {
     let ids = format!("--product-id {},{} --product-id {}", gen(3), gen(4), gen(5));
     let o = set(&emu, "json", &format!("{ids} --enabled false"));
     expect_exit(&o, 0);
-    let rs = results(&o);
+    let rs = json_array(&o);
     let ids: Vec<&str> = rs
         .iter()
         .map(|r| r["ProductId"].as_str().unwrap())
@@ -232,7 +203,7 @@ fn what_if_writes_nothing() {
     set_behind(&emu, &gen(2), "Disabled");
     let o = set(&emu, "json", "--all --value Disabled --what-if");
     expect_exit(&o, 0);
-    let rs = results(&o);
+    let rs = json_array(&o);
     assert_eq!(rs.len(), 12);
     assert_eq!(with_status(&rs, "WouldUpdate").len(), 11, "{rs:?}");
     let two = rs
@@ -269,7 +240,7 @@ fn a_failing_product_fails_the_command_not_the_others() {
     });
     let o = set(&emu, "json", "--all --value Disabled --concurrency 2");
     expect_exit(&o, 15);
-    let rs = results(&o);
+    let rs = json_array(&o);
     assert_eq!(rs.len(), 20);
     let failed = with_status(&rs, "Failed");
     assert_eq!(failed.len(), 1, "{rs:?}");
@@ -289,7 +260,7 @@ fn a_failing_product_fails_the_command_not_the_others() {
     emu.set_faults(Faults::default());
     let o = set(&emu, "json", "--all --value Disabled");
     expect_exit(&o, 0);
-    assert_eq!(with_status(&results(&o), "Unchanged").len(), 19);
+    assert_eq!(with_status(&json_array(&o), "Unchanged").len(), 19);
     assert_eq!(emu.writes().len(), 19);
 }
 
@@ -386,66 +357,14 @@ fn bulk_usage_errors() {
 /// `latency_ms` per licensing request, read as it goes (unix: Ctrl+C is
 /// sent with kill -INT).
 #[cfg(unix)]
-struct Running {
-    child: std::process::Child,
-    err: std::io::BufReader<std::process::ChildStderr>,
-    /// stderr so far.
-    seen: String,
-}
-
-#[cfg(unix)]
-impl Running {
-    fn start(emu: &Emulator, latency_ms: u64) -> Self {
-        use std::process::Stdio;
-        emu.set_faults(Faults {
-            latency_ms,
-            ..Default::default()
-        });
-        let mut child = cli(emu, "json")
-            .args("products set --all --value Disabled --concurrency 1".split(' '))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let err = std::io::BufReader::new(child.stderr.take().unwrap());
-        Running {
-            child,
-            err,
-            seen: String::new(),
-        }
-    }
-
-    /// Read stderr up to a line holding `wanted`.
-    fn wait_for(&mut self, wanted: &str) {
-        use std::io::BufRead;
-        loop {
-            let mut line = String::new();
-            assert!(self.err.read_line(&mut line).unwrap() > 0, "{}", self.seen);
-            self.seen.push_str(&line);
-            if line.contains(wanted) {
-                return;
-            }
-        }
-    }
-
-    fn interrupt(&self) {
-        let sent = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    }
-
-    /// Wait for the end: exit code, stdout, all of stderr.
-    fn end(mut self) -> (Option<i32>, String, String) {
-        use std::io::Read;
-        let mut out = String::new();
-        let mut stdout = self.child.stdout.take().unwrap();
-        stdout.read_to_string(&mut out).unwrap();
-        self.err.read_to_string(&mut self.seen).unwrap();
-        let status = self.child.wait().unwrap();
-        (status.code(), out, self.seen)
-    }
+fn start_set_all(emu: &Emulator, latency_ms: u64) -> Running {
+    emu.set_faults(Faults {
+        latency_ms,
+        ..Default::default()
+    });
+    Running::start(
+        cli(emu, "json").args("products set --all --value Disabled --concurrency 1".split(' ')),
+    )
 }
 
 /// Ctrl+C: writes stop, those in flight finish, the report says what
@@ -454,7 +373,7 @@ impl Running {
 #[test]
 fn ctrl_c_stops_a_bulk_run_with_a_report() {
     let emu = emulator(20);
-    let mut run = Running::start(&emu, 150);
+    let mut run = start_set_all(&emu, 150);
     // The first progress line: the run has started.
     run.wait_for("0/20 done");
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -497,7 +416,7 @@ fn path(p: &Path) -> &str {
 /// Drift as (id, expected, actual, reason).
 fn drift(o: &Output) -> Vec<(String, String, String, String)> {
     let s = |v: &Value| v.as_str().unwrap_or("null").to_string();
-    results(o)
+    json_array(o)
         .iter()
         .map(|d| {
             (
@@ -595,12 +514,12 @@ fn baseline_round_trip() {
     // What-if: the plan, nothing written.
     let o = baseline(&emu, "json", &["apply", "--file", f, "--what-if"]);
     expect_exit(&o, 0);
-    assert_eq!(with_status(&results(&o), "WouldUpdate").len(), 4);
+    assert_eq!(with_status(&json_array(&o), "WouldUpdate").len(), 4);
     assert_eq!(emu.writes().len(), 0);
 
     let o = baseline(&emu, "json", &["apply", "--file", f, "--concurrency", "2"]);
     expect_exit(&o, 0);
-    let rs = results(&o);
+    let rs = json_array(&o);
     assert_eq!(rs.len(), 9);
     let updated: Vec<&str> = with_status(&rs, "Updated")
         .iter()
@@ -629,7 +548,7 @@ fn baseline_round_trip() {
     );
     let o = baseline(&emu, "json", &["apply", "--file", f]);
     expect_exit(&o, 15);
-    let rs = results(&o);
+    let rs = json_array(&o);
     let gone = rs
         .iter()
         .find(|r| r["ProductId"] == gen(7).as_str())
@@ -808,7 +727,7 @@ fn service_and_file_text_is_escaped() {
 #[test]
 fn a_second_ctrl_c_stops_without_waiting_and_says_so() {
     let emu = emulator(10);
-    let mut run = Running::start(&emu, 1500);
+    let mut run = start_set_all(&emu, 1500);
     run.wait_for("0/10 done");
     run.interrupt();
     run.wait_for("Ctrl+C: no further write starts");

@@ -6,6 +6,9 @@
 //! (429). Final states are read back from the emulator's
 //! `GET /_emulator/tenants/{tenant}/products`.
 
+mod common;
+
+use common::cli::{expect_exit, json_array, mscommerce, stderr, stdout, Running};
 use mscommerce::emulator::directory::{PARTNER_APP, PARTNER_TENANT_DOMAIN, PARTNER_USER};
 use mscommerce::emulator::fleet::{AppConsent, FleetConfig, TenantSpec};
 use mscommerce::emulator::{Catalogue, Emulator, EmulatorConfig, Faults};
@@ -107,14 +110,8 @@ fn setup() -> Setup {
 
 impl Setup {
     fn base(&self) -> Command {
-        let url = self.emu.url();
-        let mut c = Command::new(env!("CARGO_BIN_EXE_mscommerce"));
-        c.env_remove("MSCOMMERCE_ACCESS_TOKEN")
-            .env_remove("MSCOMMERCE_CLIENT_SECRET")
-            .env_remove("MSCOMMERCE_PASSWORD")
-            .args(["--service-url", &url, "--authority-host", &url])
-            .arg("--ca-file")
-            .arg(&self.ca);
+        let mut c = mscommerce(&self.emu.url());
+        c.arg("--ca-file").arg(&self.ca);
         c
     }
 
@@ -231,87 +228,18 @@ fn control(emu: &Emulator, ca: &Path, path: &str, body: Option<Value>) -> Value 
     })
 }
 
-/// The CLI running, its stderr read as it goes.
-struct Running {
-    child: std::process::Child,
-    err: std::io::BufReader<std::process::ChildStderr>,
-    /// stderr so far.
-    seen: String,
-}
-
-impl Running {
-    fn start(c: &mut Command) -> Running {
-        use std::process::Stdio;
-        let mut child = c
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let err = std::io::BufReader::new(child.stderr.take().unwrap());
-        Running {
-            child,
-            err,
-            seen: String::new(),
-        }
-    }
-
-    /// Read stderr up to a line holding `wanted`; that line.
-    fn wait_for(&mut self, wanted: &str) -> String {
-        use std::io::BufRead;
-        loop {
-            let mut line = String::new();
-            assert!(self.err.read_line(&mut line).unwrap() > 0, "{}", self.seen);
-            self.seen.push_str(&line);
-            if line.contains(wanted) {
-                return line;
-            }
-        }
-    }
-
-    /// Wait for the end: exit code, the per-tenant objects, all of stderr.
-    fn end(mut self) -> (Option<i32>, Vec<Value>, String) {
-        use std::io::Read;
-        let mut out = String::new();
-        let mut stdout = self.child.stdout.take().unwrap();
-        stdout.read_to_string(&mut out).unwrap();
-        self.err.read_to_string(&mut self.seen).unwrap();
-        let status = self.child.wait().unwrap();
-        let rs: Vec<Value> = serde_json::from_str(&out).expect(&self.seen);
-        (status.code(), rs, self.seen)
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn expect_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stderr: {}\nstdout: {}",
-        stderr(o),
-        stdout(o)
-    );
-    assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
+/// Wait for the end of `run`: exit code, the per-tenant objects, all of
+/// stderr.
+fn end_tenants(run: Running) -> (Option<i32>, Vec<Value>, String) {
+    let (code, out, seen) = run.end();
+    let rs: Vec<Value> = serde_json::from_str(&out).expect(&seen);
+    (code, rs, seen)
 }
 
 /// Each of `lines` is somewhere in `text` (stderr).
 fn assert_lines(text: &str, lines: &[&str]) {
     for line in lines {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
-    }
-}
-
-/// The per-tenant objects of a JSON output, by tenant.
-fn tenants_of(o: &Output) -> Vec<Value> {
-    match serde_json::from_slice::<Value>(&o.stdout) {
-        Ok(Value::Array(a)) => a,
-        other => panic!("stdout is not a JSON array ({other:?}): {}", stderr(o)),
     }
 }
 
@@ -351,7 +279,7 @@ fn app_only_baseline_apply_across_tenants_then_a_rerun_writes_nothing() {
     );
     // Two tenants failed: the others were still done, and the exit says so.
     expect_exit(&o, 3);
-    let rs = tenants_of(&o);
+    let rs = json_array(&o);
     let order: Vec<&str> = rs.iter().map(|r| r["TenantId"].as_str().unwrap()).collect();
     assert_eq!(
         order,
@@ -419,7 +347,7 @@ fn app_only_baseline_apply_across_tenants_then_a_rerun_writes_nothing() {
         &format!("baseline apply --file {base} --tenants {both}"),
     );
     expect_exit(&o, 0);
-    let rs = tenants_of(&o);
+    let rs = json_array(&o);
     assert_eq!(rs.len(), 2);
     for r in &rs {
         assert_eq!(r["Status"], "Succeeded", "{r}");
@@ -522,7 +450,7 @@ fn a_throttled_tenant_fails_alone() {
         ),
     );
     expect_exit(&o, 3);
-    let rs = tenants_of(&o);
+    let rs = json_array(&o);
     let alpha = of(&rs, "alpha.onmicrosoft.com");
     assert_eq!(alpha["Status"], "Failed", "{alpha}");
     assert_eq!(alpha["Reason"], "Throttled", "{alpha}");
@@ -595,7 +523,7 @@ fn baseline_test_exit_codes() {
         &format!("baseline test --file {base} --tenants {both}"),
     );
     expect_exit(&o, 1);
-    let rs = tenants_of(&o);
+    let rs = json_array(&o);
     assert_eq!(of(&rs, "alpha.onmicrosoft.com")["Status"], "Drifted");
     assert_eq!(rows_of(&rs, "alpha.onmicrosoft.com"), 11);
     assert_eq!(of(&rs, "bravo.onmicrosoft.com")["Status"], "Succeeded");
@@ -642,7 +570,7 @@ fn products_list_has_a_tenant_id_column() {
         &["products", "list", "--tenants", "alpha.onmicrosoft.com"],
     );
     expect_exit(&o, 0);
-    let rs = tenants_of(&o);
+    let rs = json_array(&o);
     assert_eq!(rs.len(), 1);
     assert_eq!(rs[0]["TenantId"], "alpha.onmicrosoft.com");
     assert_eq!(rs[0]["Status"], "Succeeded");
@@ -675,7 +603,7 @@ fn delegated_device_code_reaches_each_tenant_with_one_prompt() {
     let code = rest.split_whitespace().next().unwrap();
     let approve = json!({"userCode": code, "user": PARTNER_USER.key});
     control(&s.emu, &s.ca, "/_emulator/device/approve", Some(approve));
-    let (status, rs, seen) = run.end();
+    let (status, rs, seen) = end_tenants(run);
     assert_eq!(status, Some(3), "{seen}");
     assert_eq!(seen.matches("enter the code").count(), 1, "{seen}");
     assert_eq!(of(&rs, "alpha.onmicrosoft.com")["Status"], "Succeeded");
@@ -713,7 +641,7 @@ fn app_only_with_a_certificate() {
         ],
     );
     expect_exit(&o, 3);
-    let rs = tenants_of(&o);
+    let rs = json_array(&o);
     assert_eq!(of(&rs, "alpha.onmicrosoft.com")["Status"], "Succeeded");
     assert_eq!(
         of(&rs, "bravo.onmicrosoft.com")["Value"][0]["PolicyValue"],
@@ -929,12 +857,8 @@ fn interrupted(s: &Setup, args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
             .args(["--tenants", &ids.join(","), "--tenant-concurrency", "1"]),
     );
     run.wait_for("1/6 tenants done");
-    let sent = Command::new("kill")
-        .args(["-INT", &run.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let (code, rs, seen) = run.end();
+    run.interrupt();
+    let (code, rs, seen) = end_tenants(run);
     assert_eq!(rs.len(), 6, "{seen}");
     (code, rs, seen)
 }

@@ -2,6 +2,9 @@
 //! and sessions pointed at it.
 #![allow(dead_code)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
+
 use mscommerce::emulator::{Emulator, EmulatorConfig};
 use mscommerce::log::CallLog;
 use mscommerce::{Error, Session};
