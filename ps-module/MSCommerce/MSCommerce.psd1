@@ -44,6 +44,7 @@
         'Private/Environment.ps1',
         'Private/ErrorRecord.ps1',
         'Private/Fleet.ps1',
+        'Private/Import.ps1',
         'Private/Invoke-MSCommerceNative.ps1',
         'Private/Native.ps1',
         'Private/Output.ps1',

@@ -8,9 +8,16 @@
 # scope's strict mode unless it sets its own).
 Set-StrictMode -Off
 
-$privateScripts = @(
-    'Native.ps1',
+# What the import runs (Private/Import.ps1 says why so little): locating the native library, taking
+# the caller's preferences, the argument completers, and the public functions.
+$importScripts = @(
+    'Import.ps1',
     'CallerPreference.ps1',
+    'Register-MSCommerceArgumentCompleters.ps1'
+)
+# Loaded by the first call of a public function (Import-MSCommercePrivateScript).
+$script:MSCommercePrivateScripts = @(
+    'Native.ps1',
     'Environment.ps1',
     'Answer.ps1',
     'ErrorRecord.ps1',
@@ -20,9 +27,9 @@ $privateScripts = @(
     'Bulk.ps1',
     'Baseline.ps1',
     'Fleet.ps1',
-    'ConvertTo-MSCommerceConnectRequest.ps1',
-    'Register-MSCommerceArgumentCompleters.ps1'
+    'ConvertTo-MSCommerceConnectRequest.ps1'
 )
+$script:MSCommercePrivateScriptsLoaded = $false
 $publicScripts = @(
     'Connect-MSCommerce.ps1',
     'Disconnect-MSCommerce.ps1',
@@ -37,7 +44,7 @@ $publicScripts = @(
     'Update-MSCommerceProductPolicy.ps1'
 )
 
-foreach ($scriptName in $privateScripts) {
+foreach ($scriptName in $importScripts) {
     . ([System.IO.Path]::Combine($PSScriptRoot, 'Private', $scriptName))
 }
 foreach ($scriptName in $publicScripts) {

@@ -253,6 +253,8 @@ class FunctionInfo:
     src: bytes
     help_comment: str | None
     surface: dict
+    # The scope modifier of the declaration ("script" for `function script:Name`), lower case.
+    scope: str | None = None
 
 
 def functions_in(source: str | bytes) -> list[FunctionInfo]:
@@ -261,6 +263,10 @@ def functions_in(source: str | bytes) -> list[FunctionInfo]:
     result = []
     for node in statements:
         name = text(child_of(node, "function_name"), src)
+        scope = None
+        if ":" in name:
+            scope, name = name.split(":", 1)
+            scope = scope.lower()
         script_block = child_of(node, "script_block")
         param_block = child_of(script_block, "param_block") if script_block is not None else None
         help_comment = None
@@ -280,7 +286,7 @@ def functions_in(source: str | bytes) -> list[FunctionInfo]:
             "confirmImpact": None,
             "parameters": {},
         }
-        result.append(FunctionInfo(name, node, src, help_comment, surface))
+        result.append(FunctionInfo(name, node, src, help_comment, surface, scope))
     return result
 
 

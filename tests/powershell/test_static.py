@@ -278,10 +278,11 @@ def test_shim_is_compiled_once_and_session_freed_on_remove():
     # No path baked into the shim: the library's absolute path is given at run time.
     assert "$nativeMethods::Load($LibraryPath)" in native
     assert "__MSCOMMERCE_LIBRARY_PATH__" not in native
-    assert "'IsWindows'" in native and "Is64BitProcess" in native and "ProcessArchitecture" in native
-    assert "build.ps1" in native
+    locate = (PRIVATE_DIR / "Import.ps1").read_text(encoding="utf-8")
+    assert "'IsWindows'" in locate and "Is64BitProcess" in locate and "ProcessArchitecture" in locate
+    assert "build.ps1" in native and "build.ps1" in locate
     for rid_part in ("'win'", "'linux'", "'osx'", "mscommerce.dll", "libmscommerce.so", "libmscommerce.dylib"):
-        assert rid_part in native
+        assert rid_part in locate
     psm1 = (MODULE_DIR / "MSCommerce.psm1").read_text(encoding="utf-8")
     assert "$ExecutionContext.SessionState.Module.OnRemove" in psm1 and ".Dispose()" in psm1
 
@@ -365,10 +366,62 @@ def test_connect_help_shows_every_sign_in_mode(module_functions):
         assert parameter in examples, f"Connect-MSCommerce help has no example with {parameter}"
 
 
+# The private scripts the import runs (MSCommerce.psm1's $importScripts); every other private script
+# is loaded by the first call of a public function (Private/Import.ps1).
+IMPORT_SCRIPTS = ["Import.ps1", "CallerPreference.ps1", "Register-MSCommerceArgumentCompleters.ps1"]
+# The functions the import itself calls are plain functions: an advanced function's first call in
+# a process costs tens of milliseconds that the first real command pays anyway.
+IMPORT_TIME_FUNCTIONS = {"Get-MSCommerceRuntimeIdentifier", "Resolve-MSCommerceFileSystemPath",
+                         "Resolve-MSCommerceNativeLibrary", "Initialize-MSCommerceNative",
+                         "Import-MSCommercePrivateScript", "Register-MSCommerceArgumentCompleters"}
+
+
+def psm1_script_list(variable: str) -> list[str]:
+    source = (MODULE_DIR / "MSCommerce.psm1").read_text(encoding="utf-8")
+    match = re.search(re.escape(variable) + r" = @\(([^)]*)\)", source)
+    assert match, f"MSCommerce.psm1 sets {variable} = @(...)"
+    return re.findall(r"'([^']+\.ps1)'", match.group(1))
+
+
 def test_private_functions_have_cmdletbinding(module_functions):
     for name, info in module_functions.items():
-        if info.path.parent == PRIVATE_DIR:
+        if info.path.parent == PRIVATE_DIR and name not in IMPORT_TIME_FUNCTIONS:
             assert info.surface["cmdletBinding"], f"{name} has no [CmdletBinding()]"
+
+
+def test_import_time_functions_are_plain_and_defined_where_the_import_runs(module_functions):
+    for name in IMPORT_TIME_FUNCTIONS:
+        info = module_functions[name]
+        assert not info.surface["cmdletBinding"], f"{name} runs at import: make it a plain function"
+        assert info.path.name in IMPORT_SCRIPTS, f"{name} runs at import but lives in {info.path.name}"
+    psm1 = (MODULE_DIR / "MSCommerce.psm1").read_text(encoding="utf-8")
+    assert "Initialize-MSCommerceNative -ModuleRoot $PSScriptRoot" in psm1
+    assert "\nRegister-MSCommerceArgumentCompleters\n" in psm1
+
+
+def test_private_scripts_load_at_import_or_at_first_use_into_the_module_scope(module_functions):
+    """Each private script is in exactly one of the psm1's lists; the lazily loaded ones declare
+    their functions as `function script:Name` (they run inside Import-MSCommercePrivateScript, and a
+    plain declaration would vanish with its scope) and their variables as $script:Name."""
+    at_import = psm1_script_list("$importScripts")
+    at_first_use = psm1_script_list("$script:MSCommercePrivateScripts")
+    assert sorted(at_import) == sorted(IMPORT_SCRIPTS)
+    on_disk = sorted(p.name for p in PRIVATE_DIR.glob("*.ps1"))
+    assert sorted(at_import + at_first_use) == on_disk
+    for name, info in module_functions.items():
+        if info.path.parent != PRIVATE_DIR:
+            continue
+        if info.path.name in at_first_use:
+            assert info.scope == "script", f"{info.path.name}: declare {name} as function script:{name}"
+        else:
+            assert info.scope is None, f"{info.path.name} runs at import: declare {name} as function {name}"
+    for script in at_first_use:
+        source = (PRIVATE_DIR / script).read_text(encoding="utf-8")
+        for line in source.splitlines():
+            assert not re.match(r"^\$(?!script:)\w+\s*=", line), f"{script}: top-level '{line.strip()}' must set $script:"
+    caller = module_functions["Use-MSCommerceCallerPreference"]
+    body = psast.text(caller.node, caller.src)
+    assert body.index("Import-MSCommercePrivateScript") < body.index("$Cmdlet.MyInvocation.BoundParameters")
 
 
 def test_about_help_topic():

@@ -18,7 +18,7 @@ $script:MSCommerceCodeNames = @(
 
 $script:MSCommercePendingCode = 10
 
-function Get-MSCommerceCodeName {
+function script:Get-MSCommerceCodeName {
     [CmdletBinding()]
     [OutputType([string])]
     param(
@@ -32,7 +32,7 @@ function Get-MSCommerceCodeName {
     'Internal'
 }
 
-function ConvertTo-MSCommerceRequestJson {
+function script:ConvertTo-MSCommerceRequestJson {
     <#
     .SYNOPSIS
     The request as compact JSON, leaving out fields that are null or empty.
@@ -61,7 +61,7 @@ function ConvertTo-MSCommerceRequestJson {
     ConvertTo-Json -InputObject $clean -Compress -Depth 6
 }
 
-function ConvertFrom-MSCommerceAnswer {
+function script:ConvertFrom-MSCommerceAnswer {
     <#
     .SYNOPSIS
     Parses a native JSON answer. Never throws: a body that does not parse becomes an Internal error.
@@ -104,7 +104,7 @@ function ConvertFrom-MSCommerceAnswer {
     $answer
 }
 
-function Invoke-MSCommerceNativeCall {
+function script:Invoke-MSCommerceNativeCall {
     <#
     .SYNOPSIS
     One native call; returns @{ Code; Answer } and writes the answer's log lines as verbose output.

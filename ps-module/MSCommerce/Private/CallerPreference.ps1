@@ -19,7 +19,9 @@ $script:MSCommercePreferenceParameters = @{
 function Use-MSCommerceCallerPreference {
     <#
     .SYNOPSIS
-    Copies the caller's preference variables into the scope of the public function that calls this.
+    First thing every public function does: loads the module's private code on its first use
+    (Import-MSCommercePrivateScript), then copies the caller's preference variables into the scope
+    of the public function that calls this.
 
     .PARAMETER Cmdlet
     The public function's $PSCmdlet: its SessionState is the session state of that function's
@@ -31,6 +33,7 @@ function Use-MSCommerceCallerPreference {
         [System.Management.Automation.PSCmdlet] $Cmdlet
     )
 
+    Import-MSCommercePrivateScript
     $bound = @($Cmdlet.MyInvocation.BoundParameters.Keys)
     foreach ($name in $script:MSCommercePreferenceParameters.Keys) {
         if ($bound -contains $script:MSCommercePreferenceParameters[$name]) {

@@ -26,7 +26,7 @@ $script:MSCommerceConnectFields = @{
     AuthorityHost         = 'authorityHost'
 }
 
-function ConvertFrom-MSCommerceSecureString {
+function script:ConvertFrom-MSCommerceSecureString {
     <#
     .SYNOPSIS
     The plain text of a SecureString (works on .NET Framework and .NET; the BSTR is zeroed).
@@ -47,7 +47,7 @@ function ConvertFrom-MSCommerceSecureString {
     }
 }
 
-function ConvertTo-MSCommerceConnectRequest {
+function script:ConvertTo-MSCommerceConnectRequest {
     <#
     .SYNOPSIS
     Builds the connect request hashtable for Connect-MSCommerce's parameter set and bound parameters.

@@ -6,7 +6,7 @@
 # The variables the native library reads (proxies, managed identity, TLS trust, its own settings).
 $script:MSCommerceEnvironmentPattern = '^(?:(?:HTTPS?|ALL|NO)_PROXY|IDENTITY_\w+|MSI_\w+|IMDS_\w+|MSCOMMERCE_\w+|AZURE_\w+|SSL_CERT_(?:FILE|DIR)|REQUEST_METHOD)$'
 
-function Get-MSCommerceEnvironmentSnapshot {
+function script:Get-MSCommerceEnvironmentSnapshot {
     <#
     .SYNOPSIS
     The library's variables as PowerShell sees them, by name (in any case: on Linux HTTP_PROXY and

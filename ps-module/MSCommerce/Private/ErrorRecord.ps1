@@ -25,7 +25,7 @@ $script:MSCommerceExceptionTypes = @{
     Timeout         = 'System.TimeoutException'
 }
 
-function Format-MSCommerceErrorMessage {
+function script:Format-MSCommerceErrorMessage {
     <#
     .SYNOPSIS
     One line: the message, the HTTP status, the service's message and the correlation id (the same
@@ -57,7 +57,7 @@ function Format-MSCommerceErrorMessage {
     $message
 }
 
-function New-MSCommerceErrorRecord {
+function script:New-MSCommerceErrorRecord {
     <#
     .SYNOPSIS
     An ErrorRecord for a native error: ErrorId MSCommerce.<Code>, the mapped category, the target.

@@ -2,7 +2,7 @@
 # (Answer.ps1); answers become output objects (Output.ps1) or ErrorRecords (ErrorRecord.ps1); a
 # started sign-in is finished by SignIn.ps1.
 
-function Get-MSCommerceRequestTarget {
+function script:Get-MSCommerceRequestTarget {
     <#
     .SYNOPSIS
     The object an error is about: the product, offer type, policy, resource or flow of a request.
@@ -23,7 +23,7 @@ function Get-MSCommerceRequestTarget {
     $null
 }
 
-function Write-MSCommerceCallError {
+function script:Write-MSCommerceCallError {
     <#
     .SYNOPSIS
     The error policy: connect, NotConnected and Authentication end the command (nothing else can
@@ -69,7 +69,7 @@ function Write-MSCommerceCallError {
     $Caller.WriteError($record)
 }
 
-function Invoke-MSCommerceNative {
+function script:Invoke-MSCommerceNative {
     <#
     .SYNOPSIS
     Sends each request to the native library and writes the answers as output objects (with a

@@ -1,150 +1,9 @@
-# Loading the native library: pick the file for this OS and process architecture, load the C#
-# shim once per process (the precompiled bin/MSCommerce.Native.dll, else src/MSCommerce.Native.cs
-# compiled with Add-Type), have it open the library by that absolute path, and open one native
-# session per runspace (module import).
+# Loading the native library at the first call that needs it: load the C# shim once per process
+# (the precompiled bin/MSCommerce.Native.dll, else src/MSCommerce.Native.cs compiled with
+# Add-Type), have it open the library by the absolute path the import found (Private/Import.ps1),
+# and open one native session per runspace (module import).
 
-function Get-MSCommerceRuntimeIdentifier {
-    <#
-    .SYNOPSIS
-    The runtime identifier (win-x64, linux-arm64, ...) and library file name of this process.
-    #>
-    [CmdletBinding()]
-    [OutputType([hashtable])]
-    param()
-
-    # Windows PowerShell 5.1 has no $IsWindows/$IsLinux/$IsMacOS: there, it is Windows. Read through
-    # PSVariable.GetValue: $null when absent, with no error in $Error and under any strict mode, and
-    # no cmdlet (Get-Variable would load Microsoft.PowerShell.Utility at import, ~0.1 s).
-    $onWindows = $ExecutionContext.SessionState.PSVariable.GetValue('IsWindows')
-    $onLinux = $ExecutionContext.SessionState.PSVariable.GetValue('IsLinux')
-    $onMacOS = $ExecutionContext.SessionState.PSVariable.GetValue('IsMacOS')
-    if ($null -eq $onWindows) {
-        $onWindows = $true
-    }
-
-    if ($onWindows) {
-        $os = 'win'
-        $fileName = 'mscommerce.dll'
-    }
-    elseif ($onMacOS) {
-        $os = 'osx'
-        $fileName = 'libmscommerce.dylib'
-    }
-    elseif ($onLinux) {
-        $os = 'linux'
-        $fileName = 'libmscommerce.so'
-    }
-    else {
-        $os = 'linux'
-        $fileName = 'libmscommerce.so'
-    }
-
-    # RuntimeInformation exists on .NET Framework 4.7.1+ and every .NET (Core); older Windows
-    # PowerShell hosts fall back to the pointer size and the process's PROCESSOR_ARCHITECTURE.
-    $architecture = $null
-    $runtimeInformation = 'System.Runtime.InteropServices.RuntimeInformation' -as [type]
-    if ($null -ne $runtimeInformation) {
-        $architecture = [string]$runtimeInformation::ProcessArchitecture
-    }
-    if ([string]::IsNullOrEmpty($architecture)) {
-        if ($env:PROCESSOR_ARCHITECTURE -eq 'ARM64') {
-            $architecture = 'Arm64'
-        }
-        elseif ([Environment]::Is64BitProcess) {
-            $architecture = 'X64'
-        }
-        else {
-            $architecture = 'X86'
-        }
-    }
-
-    $arch = $architecture.ToLowerInvariant()
-    @{
-        Rid          = "$os-$arch"
-        OS           = $os
-        Architecture = $arch
-        FileName     = $fileName
-    }
-}
-
-function Resolve-MSCommerceFileSystemPath {
-    <#
-    .SYNOPSIS
-    A path from an environment variable, made absolute against PowerShell's current location.
-
-    .DESCRIPTION
-    .NET (System.IO.File, and the native library) resolves a relative path against the process's
-    working directory, which Set-Location does not change; users mean $PWD. A path that cannot be
-    resolved that way (the current location is not a file system drive) is returned as given.
-    #>
-    [CmdletBinding()]
-    [OutputType([string])]
-    param(
-        [Parameter(Mandatory = $true)]
-        [string] $Path
-    )
-
-    if ([System.IO.Path]::IsPathRooted($Path)) {
-        return $Path
-    }
-    $provider = $null
-    $drive = $null
-    try {
-        $resolved = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path, [ref] $provider, [ref] $drive)
-    }
-    catch {
-        return $Path
-    }
-    if ($null -ne $provider -and $provider.Name -eq 'FileSystem') {
-        return $resolved
-    }
-    $Path
-}
-
-function Resolve-MSCommerceNativeLibrary {
-    <#
-    .SYNOPSIS
-    The absolute path of the native library: runtimes/<rid>/native/<file> under the module folder,
-    or the file named by $env:MSCOMMERCE_NATIVE_LIBRARY (for development and tests).
-    #>
-    [CmdletBinding()]
-    [OutputType([string])]
-    param(
-        [Parameter(Mandatory = $true)]
-        [string] $ModuleRoot
-    )
-
-    $runtime = Get-MSCommerceRuntimeIdentifier
-    if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_NATIVE_LIBRARY)) {
-        $candidate = Resolve-MSCommerceFileSystemPath -Path $env:MSCOMMERCE_NATIVE_LIBRARY
-        $source = 'the MSCOMMERCE_NATIVE_LIBRARY environment variable'
-    }
-    else {
-        $candidate = [System.IO.Path]::Combine($ModuleRoot, 'runtimes', $runtime.Rid, 'native', $runtime.FileName)
-        $source = "the module folder (runtimes/$($runtime.Rid)/native)"
-    }
-
-    if (-not [System.IO.File]::Exists($candidate)) {
-        $message = "MSCommerce: the native library for this platform ($($runtime.Rid)) was not found at '$candidate', named by $source. "
-        $runtimes = [System.IO.Path]::Combine($ModuleRoot, 'runtimes')
-        if ($source -ne 'the MSCOMMERCE_NATIVE_LIBRARY environment variable' -and [System.IO.Directory]::Exists($runtimes) -and
-            -not [System.IO.Directory]::Exists([System.IO.Path]::Combine($runtimes, $runtime.Rid))) {
-            # A package built elsewhere (the release zip ships Linux x64 and Windows x64/x86).
-            $shipped = @([System.IO.Directory]::GetDirectories($runtimes) | ForEach-Object { [System.IO.Path]::GetFileName($_) } | Sort-Object)
-            $message += "This copy of the module ships no library for $($runtime.Rid) (it has: $($shipped -join ', ')). " +
-                "Build one on this machine from the source with ./build.sh (macOS, Linux; needs Rust) or build.ps1 (Windows), " +
-                'then import the module it stages, or set MSCOMMERCE_NATIVE_LIBRARY to the full path of the built library.'
-        }
-        else {
-            $message += "Build the library and stage the module with build.ps1 or build.sh (they copy $($runtime.FileName) into runtimes/$($runtime.Rid)/native/), " +
-                'or set MSCOMMERCE_NATIVE_LIBRARY to the full path of a built library.'
-        }
-        throw (New-Object System.IO.FileNotFoundException -ArgumentList $message, $candidate)
-    }
-    [System.IO.Path]::GetFullPath($candidate)
-}
-
-function Import-MSCommerceShim {
+function script:Import-MSCommerceShim {
     <#
     .SYNOPSIS
     Loads the C# shim once per process, then the native library through it.
@@ -215,7 +74,7 @@ function Import-MSCommerceShim {
     $nativeMethods
 }
 
-function Get-MSCommerceSessionOptionsJson {
+function script:Get-MSCommerceSessionOptionsJson {
     <#
     .SYNOPSIS
     The options of the native session, from MSCOMMERCE_* environment variables (all optional).
@@ -254,30 +113,7 @@ function Get-MSCommerceSessionOptionsJson {
     [MSCommerce.Native.Json]::Serialize($options)
 }
 
-function Initialize-MSCommerceNative {
-    <#
-    .SYNOPSIS
-    At import: finds the native library (a missing one fails the import); loads nothing yet.
-
-    .DESCRIPTION
-    The shim, the library and the native session are opened by the first call that needs them
-    (Get-MSCommerceNativeSession): an import that only completes a parameter, shows help or lists
-    the commands costs no native load (~0.1-0.25 s in a fresh process, benches/module-import.sh).
-    #>
-    [CmdletBinding()]
-    param(
-        [Parameter(Mandatory = $true)]
-        [string] $ModuleRoot
-    )
-
-    $script:MSCommerceModuleRoot = $ModuleRoot
-    $script:MSCommerceLibraryPath = Resolve-MSCommerceNativeLibrary -ModuleRoot $ModuleRoot
-    $script:MSCommerceAbiVersion = $null
-    $script:MSCommerceSession = $null
-    $script:MSCommerceSessionClosed = $false
-}
-
-function Import-MSCommerceNative {
+function script:Import-MSCommerceNative {
     <#
     .SYNOPSIS
     Loads the shim and the library (once per module import) and checks the library's ABI version,
@@ -300,7 +136,7 @@ function Import-MSCommerceNative {
     $script:MSCommerceAbiVersion
 }
 
-function Get-MSCommerceNativeSession {
+function script:Get-MSCommerceNativeSession {
     <#
     .SYNOPSIS
     This runspace's native session, opened on first use: loads the shim and the library, checks the

@@ -4,7 +4,7 @@
 # Product ids and names of the last listing, for the -ProductId argument completer.
 $script:MSCommerceProductCache = @{}
 
-function ConvertTo-MSCommerceDisplayText {
+function script:ConvertTo-MSCommerceDisplayText {
     <#
     .SYNOPSIS
     Service text (a product name) for a line on the host: control characters, line breaks and
@@ -32,7 +32,7 @@ function ConvertTo-MSCommerceDisplayText {
     [regex]::Replace($Text, '[\x00-\x1F\x7F-\x9F\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]', $evaluator)
 }
 
-function ConvertTo-MSCommerceLocalTime {
+function script:ConvertTo-MSCommerceLocalTime {
     <#
     .SYNOPSIS
     A time of an answer (a [datetime], or RFC 3339 text) as a local [datetime]; text that is not a
@@ -55,7 +55,7 @@ function ConvertTo-MSCommerceLocalTime {
     $Value
 }
 
-function Add-MSCommerceTypeName {
+function script:Add-MSCommerceTypeName {
     <#
     .SYNOPSIS
     Inserts the PSTypeName of an output object (a product listing item without ProductId is a

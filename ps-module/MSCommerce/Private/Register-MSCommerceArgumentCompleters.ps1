@@ -10,8 +10,7 @@ $script:MSCommerceCompletionValues = @{
 }
 
 function Register-MSCommerceArgumentCompleters {
-    [CmdletBinding()]
-    param()
+    # A plain function: the import runs it (Private/Import.ps1 says why).
 
     # One completer for all: -ProductId offers the last listing, the others a fixed list.
     $completer = {

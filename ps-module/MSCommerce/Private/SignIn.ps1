@@ -1,7 +1,7 @@
 # Interactive and device-code sign-in: show the prompt, open the browser, poll until the sign-in
 # ends, and cancel it on Ctrl+C.
 
-function Open-MSCommerceBrowser {
+function script:Open-MSCommerceBrowser {
     <#
     .SYNOPSIS
     Opens the authorize URL in the system browser (on Windows through the shell).
@@ -27,7 +27,7 @@ function Open-MSCommerceBrowser {
     }
 }
 
-function Show-MSCommerceSignInPrompt {
+function script:Show-MSCommerceSignInPrompt {
     <#
     .SYNOPSIS
     Shows what the user must do to finish a device-code or interactive sign-in.
@@ -64,7 +64,7 @@ function Show-MSCommerceSignInPrompt {
     Open-MSCommerceBrowser -Url $url
 }
 
-function Wait-MSCommerceSignIn {
+function script:Wait-MSCommerceSignIn {
     <#
     .SYNOPSIS
     Finishes a started device-code or interactive sign-in: shows its prompt, then polls while the

@@ -122,6 +122,40 @@ Describe 'When the native library loads' {
         $result.ExitCode | Should -Be 0
     }
 
+    It 'defines the public commands, their help and completers at import; the private code loads at the first call, into the module''s scope' {
+        $token = Get-EmulatorToken
+        $line = 'Update-MSCommerceProductPolicy -PolicyId '
+        $result = Invoke-FreshImport -Library $script:Library -Script (
+            "`$m = Get-Module MSCommerce`n" +
+            "'at import: ' + (& `$m { `$script:MSCommercePrivateScriptsLoaded }) + ', private functions: ' + @(& `$m { Get-Command -Name Invoke-MSCommerceNative, ConvertFrom-MSCommerceAnswer -CommandType Function -ErrorAction SilentlyContinue }).Count`n" +
+            "'commands: ' + @(Get-Command -Module MSCommerce).Count`n" +
+            "'help: ' + (Get-Help -Name Update-MSCommerceProductPolicy).Synopsis`n" +
+            "'completion: ' + ((TabExpansion2 -inputScript '$line' -cursorColumn $($line.Length)).CompletionMatches.CompletionText -join ',')`n" +
+            "'before a call: ' + (& `$m { `$script:MSCommercePrivateScriptsLoaded })`n" +
+            "`$n = @(Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase -Token '$token').Count`n" +
+            "'after a call: ' + (& `$m { `$script:MSCommercePrivateScriptsLoaded }) + ', products: ' + `$n`n" +
+            "'defined in: ' + (& `$m { (Get-Command -Name Invoke-MSCommerceNative -CommandType Function).Module.Name })`n" +
+            "'visible outside: ' + (`$null -ne (Get-Command -Name Invoke-MSCommerceNative -ErrorAction SilentlyContinue))`n" +
+            "'second call: ' + (Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Token '$token').ProductName")
+        $text = $result.Output -join "`n"
+        $result.ExitCode | Should -Be 0 -Because $text
+        $expected = @(
+            'at import: False, private functions: 0',
+            'commands: 11',
+            'help: Enables or disables a policy, such as self-service purchase, for one or more products.',
+            'completion: AllowSelfServicePurchase',
+            'before a call: False',
+            'after a call: True, products: 12',
+            'defined in: MSCommerce',
+            'visible outside: False',
+            'second call: Power Automate per user'
+        )
+        foreach ($line in $expected) {
+            # The host's input echo may put terminal control sequences before a line.
+            @($result.Output | Where-Object { $_.EndsWith($line) }) | Should -HaveCount 1 -Because $text
+        }
+    }
+
     It 'fails the import, naming the path, when the library is missing' {
         $missing = Join-Path ([System.IO.Path]::GetTempPath()) 'no-such-folder/libmscommerce-missing.so'
         $result = Invoke-FreshImport -Library $missing -Script "'not reached'"

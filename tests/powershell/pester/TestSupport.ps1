@@ -38,7 +38,7 @@ if ($null -ne ((Split-Path -Leaf $moduleBase) -as [version]) -and (Split-Path -L
 }
 
 # The module's own rule picks the library file for this OS and architecture.
-. (Join-Path $script:RepoRoot 'ps-module/MSCommerce/Private/Native.ps1')
+. (Join-Path $script:RepoRoot 'ps-module/MSCommerce/Private/Import.ps1')
 $runtime = Get-MSCommerceRuntimeIdentifier
 $script:RuntimeId = $runtime.Rid
 $targetDir = if ($env:CARGO_TARGET_DIR) { $env:CARGO_TARGET_DIR } else { Join-Path $script:RepoRoot 'target' }

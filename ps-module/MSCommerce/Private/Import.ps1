@@ -1,0 +1,185 @@
+# What the import runs, and nothing more: find the native library (a missing one fails the import
+# with a message saying how to get one), and load the rest of the module's private code at the
+# first call of a public function (Import-MSCommercePrivateScript).
+#
+# Why so little, and why plain functions here: an import is paid by every script that names the
+# module, by profiles, tab completion and Get-Help, most of which never call the service. In a
+# fresh process, the import's cost is PowerShell parsing the module's code and warming up what it
+# runs: the private scripts are two thirds of the code, and the first call of an advanced function
+# ([CmdletBinding()]: common parameters, parameter binder) costs tens of milliseconds that the
+# first real command pays anyway (benches/module-import.sh measures the import side by side with
+# a bare start). The public functions and the argument completers must be defined at import.
+
+function Get-MSCommerceRuntimeIdentifier {
+    <#
+    .SYNOPSIS
+    The runtime identifier (win-x64, linux-arm64, ...) and library file name of this process.
+    #>
+    param()
+
+    # Windows PowerShell 5.1 has no $IsWindows/$IsLinux/$IsMacOS: there, it is Windows. Read through
+    # PSVariable.GetValue: $null when absent, with no error in $Error and under any strict mode, and
+    # no cmdlet (Get-Variable would load Microsoft.PowerShell.Utility at import, ~0.1 s).
+    $onWindows = $ExecutionContext.SessionState.PSVariable.GetValue('IsWindows')
+    $onLinux = $ExecutionContext.SessionState.PSVariable.GetValue('IsLinux')
+    $onMacOS = $ExecutionContext.SessionState.PSVariable.GetValue('IsMacOS')
+    if ($null -eq $onWindows) {
+        $onWindows = $true
+    }
+
+    if ($onWindows) {
+        $os = 'win'
+        $fileName = 'mscommerce.dll'
+    }
+    elseif ($onMacOS) {
+        $os = 'osx'
+        $fileName = 'libmscommerce.dylib'
+    }
+    elseif ($onLinux) {
+        $os = 'linux'
+        $fileName = 'libmscommerce.so'
+    }
+    else {
+        $os = 'linux'
+        $fileName = 'libmscommerce.so'
+    }
+
+    # RuntimeInformation exists on .NET Framework 4.7.1+ and every .NET (Core); older Windows
+    # PowerShell hosts fall back to the pointer size and the process's PROCESSOR_ARCHITECTURE.
+    $architecture = $null
+    $runtimeInformation = 'System.Runtime.InteropServices.RuntimeInformation' -as [type]
+    if ($null -ne $runtimeInformation) {
+        $architecture = [string]$runtimeInformation::ProcessArchitecture
+    }
+    if ([string]::IsNullOrEmpty($architecture)) {
+        if ($env:PROCESSOR_ARCHITECTURE -eq 'ARM64') {
+            $architecture = 'Arm64'
+        }
+        elseif ([Environment]::Is64BitProcess) {
+            $architecture = 'X64'
+        }
+        else {
+            $architecture = 'X86'
+        }
+    }
+
+    $arch = $architecture.ToLowerInvariant()
+    @{
+        Rid          = "$os-$arch"
+        OS           = $os
+        Architecture = $arch
+        FileName     = $fileName
+    }
+}
+
+function Resolve-MSCommerceFileSystemPath {
+    <#
+    .SYNOPSIS
+    A path from an environment variable, made absolute against PowerShell's current location.
+
+    .DESCRIPTION
+    .NET (System.IO.File, and the native library) resolves a relative path against the process's
+    working directory, which Set-Location does not change; users mean $PWD. A path that cannot be
+    resolved that way (the current location is not a file system drive) is returned as given.
+    #>
+    param(
+        [string] $Path
+    )
+
+    if ([System.IO.Path]::IsPathRooted($Path)) {
+        return $Path
+    }
+    $provider = $null
+    $drive = $null
+    try {
+        $resolved = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path, [ref] $provider, [ref] $drive)
+    }
+    catch {
+        return $Path
+    }
+    if ($null -ne $provider -and $provider.Name -eq 'FileSystem') {
+        return $resolved
+    }
+    $Path
+}
+
+function Resolve-MSCommerceNativeLibrary {
+    <#
+    .SYNOPSIS
+    The absolute path of the native library: runtimes/<rid>/native/<file> under the module folder,
+    or the file named by $env:MSCOMMERCE_NATIVE_LIBRARY (for development and tests).
+    #>
+    param(
+        [string] $ModuleRoot
+    )
+
+    $runtime = Get-MSCommerceRuntimeIdentifier
+    if (-not [string]::IsNullOrEmpty($env:MSCOMMERCE_NATIVE_LIBRARY)) {
+        $candidate = Resolve-MSCommerceFileSystemPath -Path $env:MSCOMMERCE_NATIVE_LIBRARY
+        $source = 'the MSCOMMERCE_NATIVE_LIBRARY environment variable'
+    }
+    else {
+        $candidate = [System.IO.Path]::Combine($ModuleRoot, 'runtimes', $runtime.Rid, 'native', $runtime.FileName)
+        $source = "the module folder (runtimes/$($runtime.Rid)/native)"
+    }
+
+    if (-not [System.IO.File]::Exists($candidate)) {
+        $message = "MSCommerce: the native library for this platform ($($runtime.Rid)) was not found at '$candidate', named by $source. "
+        $runtimes = [System.IO.Path]::Combine($ModuleRoot, 'runtimes')
+        if ($source -ne 'the MSCOMMERCE_NATIVE_LIBRARY environment variable' -and [System.IO.Directory]::Exists($runtimes) -and
+            -not [System.IO.Directory]::Exists([System.IO.Path]::Combine($runtimes, $runtime.Rid))) {
+            # A package built elsewhere (the release zip ships Linux x64 and Windows x64/x86).
+            $shipped = @([System.IO.Directory]::GetDirectories($runtimes) | ForEach-Object { [System.IO.Path]::GetFileName($_) } | Sort-Object)
+            $message += "This copy of the module ships no library for $($runtime.Rid) (it has: $($shipped -join ', ')). " +
+                "Build one on this machine from the source with ./build.sh (macOS, Linux; needs Rust) or build.ps1 (Windows), " +
+                'then import the module it stages, or set MSCOMMERCE_NATIVE_LIBRARY to the full path of the built library.'
+        }
+        else {
+            $message += "Build the library and stage the module with build.ps1 or build.sh (they copy $($runtime.FileName) into runtimes/$($runtime.Rid)/native/), " +
+                'or set MSCOMMERCE_NATIVE_LIBRARY to the full path of a built library.'
+        }
+        throw (New-Object System.IO.FileNotFoundException -ArgumentList $message, $candidate)
+    }
+    [System.IO.Path]::GetFullPath($candidate)
+}
+
+function Initialize-MSCommerceNative {
+    <#
+    .SYNOPSIS
+    At import: finds the native library (a missing one fails the import); loads nothing yet.
+
+    .DESCRIPTION
+    The shim, the library and the native session are opened by the first call that needs them
+    (Get-MSCommerceNativeSession): an import that only completes a parameter, shows help or lists
+    the commands costs no native load (~0.1-0.25 s in a fresh process, benches/module-import.sh).
+    #>
+    param(
+        [string] $ModuleRoot
+    )
+
+    $script:MSCommerceModuleRoot = $ModuleRoot
+    $script:MSCommerceLibraryPath = Resolve-MSCommerceNativeLibrary -ModuleRoot $ModuleRoot
+    $script:MSCommerceAbiVersion = $null
+    $script:MSCommerceSession = $null
+    $script:MSCommerceSessionClosed = $false
+}
+
+function Import-MSCommercePrivateScript {
+    <#
+    .SYNOPSIS
+    Loads the module's private scripts (Private/, as listed in MSCommerce.psm1) once per import.
+
+    .DESCRIPTION
+    Called first by every public function (through Use-MSCommerceCallerPreference). The scripts run
+    in this function's scope: they declare their functions as function script:Name so that the
+    functions live in the module's scope, where every function of the module sees them, and set
+    their variables as $script:Name for the same reason.
+    #>
+    if ($script:MSCommercePrivateScriptsLoaded) {
+        return
+    }
+    foreach ($scriptName in $script:MSCommercePrivateScripts) {
+        . ([System.IO.Path]::Combine($script:MSCommerceModuleRoot, 'Private', $scriptName))
+    }
+    $script:MSCommercePrivateScriptsLoaded = $true
+}
