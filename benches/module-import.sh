@@ -8,8 +8,11 @@
 #   pwsh -NoProfile -Command 'Import-Module <module with bin/>; <first call>; exit'
 #   pwsh -NoProfile -Command 'Import-Module <module without bin/>; <first call>; exit'
 # after one unmeasured warm-up round; prints the medians, the costs over the
-# bare start and the ratios. The import loads no native code (the first call
-# loads the shim and the library). Goal: import under 0.30 s over bare pwsh.
+# bare start and the ratios. The import defines the public functions and the
+# argument completers and finds the library; the first call loads the private
+# scripts, the shim and the library (ps-module/MSCommerce/Private/Import.ps1).
+# Goal: import under 0.30 s over bare pwsh. Other work on the machine slows
+# every variant (the wall times more than the CPU times): measure on an idle one.
 #
 #   benches/module-import.sh [N] [MODULE_DIR]
 #       N: rounds (default 7); MODULE_DIR: the module folder to measure

@@ -75,11 +75,13 @@ function Get-MSCommerceRuntimeIdentifier {
 function Resolve-MSCommerceFileSystemPath {
     <#
     .SYNOPSIS
-    A path from an environment variable, made absolute against PowerShell's current location.
+    A path a user gave (an environment variable, a baseline file's -Path or -OutFile), made
+    absolute against PowerShell's current location.
 
     .DESCRIPTION
     .NET (System.IO.File, and the native library) resolves a relative path against the process's
-    working directory, which Set-Location does not change; users mean $PWD. A path that cannot be
+    working directory, which Set-Location does not change; users mean $PWD. Defined at import: the
+    library's location may come from $env:MSCOMMERCE_NATIVE_LIBRARY. A path that cannot be
     resolved that way (the current location is not a file system drive) is returned as given.
     #>
     param(
