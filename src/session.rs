@@ -266,6 +266,12 @@ type Job = BackgroundJob<BulkProgress>;
 /// A fleet run in the background (docs/fleet.md §3).
 type FleetJob = BackgroundJob<FleetProgress>;
 
+/// A job about to run in the background (see `Session::start_job`).
+enum NewJob {
+    Bulk(Job),
+    Fleet(FleetJob),
+}
+
 /// A background job's progress says when it has ended.
 trait Finished {
     fn finished(&self) -> bool;
@@ -995,22 +1001,39 @@ impl Session {
         let job_log = Arc::new(CallLog::new());
         let (c2, l2) = (cancel.clone(), job_log.clone());
         let snapshot = self.snapshot();
-        let task = tokio::spawn(async move {
-            let send = |p: &FleetProgress| {
-                tx.send_replace(p.clone());
-            };
-            let results = crate::fleet::run(&snapshot, op, &fleet, &l2, &c2, &send).await;
-            tx.send_replace(FleetProgress::finished_with(results));
-        });
-        if let Ok(mut j) = self.fleet_job.lock() {
-            *j = Some(FleetJob {
+        self.start_job(|| {
+            let task = tokio::spawn(async move {
+                let send = |p: &FleetProgress| {
+                    tx.send_replace(p.clone());
+                };
+                let results = crate::fleet::run(&snapshot, op, &fleet, &l2, &c2, &send).await;
+                tx.send_replace(FleetProgress::finished_with(results));
+            });
+            NewJob::Fleet(FleetJob {
                 progress: rx,
                 cancel,
                 log: job_log,
                 abort: task.abort_handle(),
-            });
-        }
+            })
+        })?;
         to_json(&first)
+    }
+
+    /// Start the job `make` spawns, unless a job of either kind is there:
+    /// checked and set under both locks (always the fleet's first), so that
+    /// two starts at once on one session give one job and one refusal.
+    fn start_job(&self, make: impl FnOnce() -> NewJob) -> Result<()> {
+        let (Ok(mut fleet), Ok(mut bulk)) = (self.fleet_job.lock(), self.job.lock()) else {
+            return Err(Error::internal("the session's job lock is poisoned"));
+        };
+        if fleet.is_some() || bulk.is_some() {
+            return Err(Error::invalid(JOB_RUNNING));
+        }
+        match make() {
+            NewJob::Bulk(j) => *bulk = Some(j),
+            NewJob::Fleet(j) => *fleet = Some(j),
+        }
+        Ok(())
     }
 
     /// Whether a bulk change or a fleet run is in the background (one job
@@ -1418,32 +1441,32 @@ impl Session {
                 let cancel = Arc::new(AtomicBool::new(false));
                 let job_log = Arc::new(CallLog::new());
                 let (c2, l2) = (cancel.clone(), job_log.clone());
-                let task = tokio::spawn(async move {
-                    let send = |p: &BulkProgress| {
-                        tx.send_replace(p.clone());
-                    };
-                    let results = plan.run(&service, cred.get(), &l2, &c2, &send).await;
-                    let mut last = tx.borrow().clone();
-                    let count =
-                        |s: crate::bulk::Status| results.iter().filter(|r| r.status == s).count();
-                    last.total = results.len();
-                    last.done = results.len();
-                    last.updated = count(crate::bulk::Status::Updated);
-                    last.unchanged = count(crate::bulk::Status::Unchanged);
-                    last.failed = count(crate::bulk::Status::Failed);
-                    last.finished = true;
-                    last.results = Some(results);
-                    tx.send_replace(last);
-                });
-                let job = Job {
-                    progress: rx,
-                    cancel,
-                    log: job_log,
-                    abort: task.abort_handle(),
-                };
-                if let Ok(mut j) = self.job.lock() {
-                    *j = Some(job);
-                }
+                self.start_job(|| {
+                    let task = tokio::spawn(async move {
+                        let send = |p: &BulkProgress| {
+                            tx.send_replace(p.clone());
+                        };
+                        let results = plan.run(&service, cred.get(), &l2, &c2, &send).await;
+                        let mut last = tx.borrow().clone();
+                        let count = |s: crate::bulk::Status| {
+                            results.iter().filter(|r| r.status == s).count()
+                        };
+                        last.total = results.len();
+                        last.done = results.len();
+                        last.updated = count(crate::bulk::Status::Updated);
+                        last.unchanged = count(crate::bulk::Status::Unchanged);
+                        last.failed = count(crate::bulk::Status::Failed);
+                        last.finished = true;
+                        last.results = Some(results);
+                        tx.send_replace(last);
+                    });
+                    NewJob::Bulk(Job {
+                        progress: rx,
+                        cancel,
+                        log: job_log,
+                        abort: task.abort_handle(),
+                    })
+                })?;
                 to_json(&first)
             }
             "poll" | "cancel" => {

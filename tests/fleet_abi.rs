@@ -338,3 +338,41 @@ fn a_cancelled_fleet_get_reports_the_tenants_never_started() {
     assert_eq!(code, 1, "{gone}");
     unsafe { msc_session_free(s) };
 }
+
+/// Two starts at once on one session (a fleet get and a fleet update, from
+/// two threads): one job, the other start refused.
+#[test]
+fn two_starts_at_once_make_one_job() {
+    let (emu, s) = setup_with(200, 6);
+    let mut get = drift_request(1);
+    get["step"] = json!("start");
+    let update = json!({"policyId": "AllowSelfServicePurchase", "allProducts": true,
+                        "value": "Disabled", "tenants": tenants(6), "tenantConcurrency": 1,
+                        "step": "start"});
+    let session = s as usize;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let starts: Vec<_> = [(msc_get as CallFn, get), (msc_update as CallFn, update)]
+        .into_iter()
+        .map(|(f, request)| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                call(f, session as *mut MscSession, &request)
+            })
+        })
+        .collect();
+    let answers: Vec<(i32, Value)> = starts.into_iter().map(|t| t.join().unwrap()).collect();
+    let codes: Vec<i32> = answers.iter().map(|(c, _)| *c).collect();
+    assert!(codes.contains(&0) && codes.contains(&1), "{answers:?}");
+    let refused = &answers.iter().find(|(c, _)| *c == 1).unwrap().1;
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("a bulk change or fleet run is running on this session"));
+    let (code, done) = call(msc_get, s, &json!({"step": "cancel"}));
+    assert_eq!(code, 0, "{done}");
+    assert_eq!(done["value"]["Finished"], true, "{done}");
+    assert_eq!(done["value"]["Results"].as_array().unwrap().len(), 6);
+    drop(emu);
+    unsafe { msc_session_free(s) };
+}
