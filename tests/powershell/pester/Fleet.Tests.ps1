@@ -1,0 +1,451 @@
+#Requires -Version 5.1
+# Many tenants in one command (issue 11, docs/fleet.md): Test- and Sync-MSCommerceBaseline with
+# several -TenantId against the TLS emulator hosting the partner's customer tenants (app-only and
+# client secrets need HTTPS): alpha (all Enabled), bravo (all Disabled), charlie (the partner app not
+# consented), delta (no delegated access for the partner user), echo (the app has no role: 403).
+# Every final state is read back from the emulator's control API (GET
+# /_emulator/tenants/{tenant}/products), as tests/cli_fleet.rs does; writes are counted by the
+# emulator. Then examples/msp's runbook runs with this module against the same tenants.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestSupport.ps1')
+
+    $script:TlsUrl = $script:TlsEmulator.Url
+    # Why these tests cannot run here, else $null: the control API of the TLS emulator is read with
+    # Invoke-RestMethod -SkipCertificateCheck, which Windows PowerShell 5.1 lacks.
+    $script:FleetProblem = $script:TlsProblem
+    if (-not $script:FleetProblem -and $PSVersionTable.PSVersion.Major -lt 6) {
+        $script:FleetProblem = 'the TLS emulator''s control API needs Invoke-RestMethod -SkipCertificateCheck (PowerShell 6 or later)'
+    }
+
+    $script:PartnerTenant = 'fabrikampartners.onmicrosoft.com'
+    $script:PartnerApp = '8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a30'
+    $script:PartnerSecret = 'emulator-partner-secret'
+    $script:PartnerUser = 'admin@fabrikampartners.onmicrosoft.com'
+    $script:PartnerPassword = 'Emulator-Partner-1'
+    # The product the baseline keeps Enabled (seed catalogue, 12 products); every other: Disabled.
+    $script:Keep = 'CFQ7TTC0KP0N'
+    $script:Alpha = 'alpha.onmicrosoft.com'
+    $script:Bravo = '00000000-0000-4000-8000-0000000000b2'
+    $script:Charlie = 'charlie.onmicrosoft.com'
+    $script:Delta = 'delta.onmicrosoft.com'
+    $script:Echo = 'echo.onmicrosoft.com'
+    $script:FleetConfig = @{ tenants = @(
+            @{ tenantId = '00000000-0000-4000-8000-0000000000a1'; domain = 'alpha.onmicrosoft.com'; catalogue = 'seed'; app = 'consented'; partnerAccess = $true; policyValue = 'Enabled' },
+            @{ tenantId = '00000000-0000-4000-8000-0000000000b2'; domain = 'bravo.onmicrosoft.com'; catalogue = 'seed'; app = 'consented'; partnerAccess = $true; policyValue = 'Disabled' },
+            @{ tenantId = '00000000-0000-4000-8000-0000000000c3'; domain = 'charlie.onmicrosoft.com'; catalogue = 'seed'; app = 'notConsented'; partnerAccess = $true; policyValue = 'Enabled' },
+            @{ tenantId = '00000000-0000-4000-8000-0000000000d4'; domain = 'delta.onmicrosoft.com'; catalogue = 'seed'; app = 'consented'; partnerAccess = $false; policyValue = 'Enabled' },
+            @{ tenantId = '00000000-0000-4000-8000-0000000000e5'; domain = 'echo.onmicrosoft.com'; catalogue = 'seed'; app = 'noRole'; partnerAccess = $true; policyValue = 'Enabled' }
+        )
+    }
+
+    $script:Folder = Join-Path ([System.IO.Path]::GetTempPath()) ('mscommerce-fleet-{0}' -f [guid]::NewGuid())
+    $null = New-Item -ItemType Directory -Path $script:Folder
+    # A template (no TenantId): KEEP Enabled, every other product Disabled.
+    $script:Baseline = Join-Path $script:Folder 'lockdown.json'
+    $script:BaselineText = '{"PolicyId": "AllowSelfServicePurchase", "TenantId": null, "Products": [{"ProductId": "CFQ7TTC0KP0N", "PolicyValue": "Enabled"}], "OtherProducts": "Disabled"}'
+    Set-Content -LiteralPath $script:Baseline -Value $script:BaselineText
+
+    function Invoke-TlsEmulator([string] $Method = 'Get', [string] $Path, [object] $Body = @{}) {
+        $arguments = @{ Method = $Method; Uri = $script:TlsUrl + $Path; SkipCertificateCheck = $true }
+        if ($Method -ne 'Get') {
+            $arguments.ContentType = 'application/json'
+            $arguments.Body = ConvertTo-Json -InputObject $Body -Depth 6 -Compress
+        }
+        Invoke-RestMethod @arguments
+    }
+
+    # Every tenant fresh, counters zeroed.
+    function Reset-Fleet {
+        $null = Invoke-TlsEmulator -Method Post -Path '/_emulator/tenants' -Body $script:FleetConfig
+        $null = Invoke-TlsEmulator -Method Post -Path '/_emulator/reset'
+    }
+
+    function Get-Updates {
+        [int](Invoke-TlsEmulator -Path '/_emulator/stats').updates
+    }
+
+    # A tenant's products as the emulator has them: @{ Values = id -> value; Writes }.
+    function Read-Tenant([string] $Tenant) {
+        $answer = Invoke-TlsEmulator -Path "/_emulator/tenants/$Tenant/products"
+        $values = @{}
+        foreach ($item in @($answer.items)) {
+            $values[[string]$item.productId] = [string]$item.policyValue
+        }
+        @{ Values = $values; Writes = [int]$answer.writes }
+    }
+
+    # Every product at the baseline's value (locked), or all still at $Value with no write.
+    function Assert-Tenant([string] $Tenant, [switch] $Locked, [string] $Value) {
+        $state = Read-Tenant $Tenant
+        $state.Values.Count | Should -Be 12 -Because $Tenant
+        foreach ($id in @($state.Values.Keys)) {
+            $want = $Value
+            if ($Locked) {
+                $want = if ($id -eq $script:Keep) { 'Enabled' } else { 'Disabled' }
+            }
+            $state.Values[$id] | Should -Be $want -Because "$Tenant $id"
+        }
+        if (-not $Locked) {
+            $state.Writes | Should -Be 0 -Because "nothing is written in $Tenant"
+        }
+    }
+
+    function Connect-PartnerApp {
+        $secret = ConvertTo-SecureString -String $script:PartnerSecret -AsPlainText -Force
+        $credential = New-Object System.Management.Automation.PSCredential -ArgumentList $script:PartnerApp, $secret
+        Connect-MSCommerce -TenantId $script:PartnerTenant -ClientSecretCredential $credential -ServiceUrl $script:TlsUrl -AuthorityHost $script:TlsUrl 6> $null
+    }
+
+    function Connect-PartnerUser {
+        $password = ConvertTo-SecureString -String $script:PartnerPassword -AsPlainText -Force
+        $credential = New-Object System.Management.Automation.PSCredential -ArgumentList $script:PartnerUser, $password
+        Connect-MSCommerce -Credential $credential -ServiceUrl $script:TlsUrl -AuthorityHost $script:TlsUrl 6> $null
+    }
+
+    # The error of a tenant: exactly one, with the ErrorId, category and target of its reason.
+    function Assert-TenantError([object[]] $Errors, [string] $Tenant, [string] $Reason, [string] $Category, [string] $Command, [string] $Text) {
+        $mine = @($Errors | Where-Object { "$($_.TargetObject)" -eq $Tenant })
+        $mine | Should -HaveCount 1 -Because "one error for $Tenant"
+        $mine[0].FullyQualifiedErrorId | Should -Be "MSCommerce.Tenant.$Reason,$Command"
+        "$($mine[0].CategoryInfo.Category)" | Should -Be $Category
+        $mine[0].Exception.Message | Should -Match ([regex]::Escape("tenant '$Tenant'"))
+        $mine[0].Exception.Message | Should -Match $Text
+    }
+
+    # The statuses of a tenant's rows: 'Updated' and 'Unchanged' counts.
+    function Get-StatusCount([object[]] $Rows, [string] $Tenant) {
+        $mine = @($Rows | Where-Object { $_.TenantId -eq $Tenant })
+        '{0} rows: {1} Updated, {2} Unchanged' -f $mine.Count, @($mine | Where-Object Status -eq 'Updated').Count, @($mine | Where-Object Status -eq 'Unchanged').Count
+    }
+
+    # A new PowerShell process signed in as the partner app: its exit code and output lines (the
+    # host's "What if:" lines and errors among them).
+    function Invoke-PartnerProcess([string] $Command) {
+        $manifest = $script:ManifestPath.Replace("'", "''")
+        $preamble = "Import-Module -Name '$manifest' -ErrorAction Stop`n" +
+            "`$secret = ConvertTo-SecureString -String '$($script:PartnerSecret)' -AsPlainText -Force`n" +
+            "Connect-MSCommerce -TenantId '$($script:PartnerTenant)' -ClientSecretCredential (New-Object System.Management.Automation.PSCredential -ArgumentList '$($script:PartnerApp)', `$secret) -ServiceUrl '$($script:TlsUrl)' -AuthorityHost '$($script:TlsUrl)' 6> `$null`n"
+        Invoke-TestPowerShell -InputText ($preamble + $Command) -Environment @{
+            MSCOMMERCE_NATIVE_LIBRARY = $env:MSCOMMERCE_NATIVE_LIBRARY
+            MSCOMMERCE_CA_FILE        = $env:MSCOMMERCE_CA_FILE
+            NO_COLOR                  = '1'
+        }
+    }
+
+    # A test's start: skipped when the fleet cannot run here, else every tenant fresh and, with
+    # -SignIn, that sign-in.
+    function Start-FleetTest([string] $SignIn) {
+        if ($script:FleetProblem) {
+            Set-ItResult -Skipped -Because $script:FleetProblem
+            return
+        }
+        Reset-Fleet
+        if ($SignIn) {
+            & $SignIn
+        }
+    }
+}
+
+AfterAll {
+    if (-not $script:FleetProblem) {
+        # The TLS emulator without a fleet again (under Wine it outlives this file).
+        $null = Invoke-TlsEmulator -Method Post -Path '/_emulator/tenants' -Body @{}
+        $null = Invoke-TlsEmulator -Method Post -Path '/_emulator/reset'
+    }
+    Stop-TestEnvironment
+    Remove-Item -LiteralPath $script:Folder -Recurse -Force -ErrorAction Ignore
+}
+
+Describe 'Sync-MSCommerceBaseline -TenantId, app-only (the partner app''s secret at the partner tenant)' {
+    BeforeEach {
+        Start-FleetTest -SignIn Connect-PartnerApp
+    }
+
+    It 'locks down every reachable tenant; the not-consented and the forbidden tenant are errors of their own' {
+        if ($script:FleetProblem) { return }
+        $all = @($script:Alpha, $script:Bravo, $script:Charlie, $script:Delta, $script:Echo)
+        $rows = @(Sync-MSCommerceBaseline -Path $script:Baseline -TenantId $all -ErrorAction SilentlyContinue -ErrorVariable failed)
+
+        # One row per product of each reachable tenant, with the tenant as asked for.
+        @($rows | ForEach-Object { $_.TenantId } | Select-Object -Unique) | Should -Be @($script:Alpha, $script:Bravo, $script:Delta)
+        Get-StatusCount $rows $script:Alpha | Should -Be '12 rows: 11 Updated, 1 Unchanged'
+        Get-StatusCount $rows $script:Bravo | Should -Be '12 rows: 1 Updated, 11 Unchanged'
+        Get-StatusCount $rows $script:Delta | Should -Be '12 rows: 11 Updated, 1 Unchanged'
+        $keep = $rows | Where-Object { $_.TenantId -eq $script:Bravo -and $_.ProductId -eq $script:Keep }
+        "$($keep.PreviousValue) -> $($keep.PolicyValue)" | Should -Be 'Disabled -> Enabled'
+        @($rows[0].PSObject.TypeNames)[0..1] | Should -Be @('MSCommerce.TenantProductPolicy', 'MSCommerce.ProductPolicy')
+        @($rows[0].PSObject.Properties.Name)[0] | Should -Be 'TenantId'
+        ($rows | Out-String -Width 200) | Should -Match 'TenantId\s+ProductId\s+ProductName\s+PreviousValue\s+PolicyValue\s+Status'
+
+        # The two tenants that failed as a whole: non-terminating, their reason, their tenant.
+        @($failed) | Should -HaveCount 2
+        Assert-TenantError $failed $script:Charlie 'NotConsented' 'PermissionDenied' 'Sync-MSCommerceBaseline' 'AADSTS700016'
+        Assert-TenantError $failed $script:Echo 'Forbidden' 'PermissionDenied' 'Sync-MSCommerceBaseline' 'HTTP 403'
+
+        # Read back from the emulator.
+        Assert-Tenant $script:Alpha -Locked
+        Assert-Tenant $script:Bravo -Locked
+        Assert-Tenant $script:Delta -Locked
+        Assert-Tenant $script:Charlie -Value 'Enabled'
+        Assert-Tenant $script:Echo -Value 'Enabled'
+        Get-Updates | Should -Be 23
+    }
+
+    It 'a rerun writes nothing' {
+        if ($script:FleetProblem) { return }
+        $all = @($script:Alpha, $script:Bravo, $script:Delta)
+        $null = Sync-MSCommerceBaseline -Path $script:Baseline -TenantId $all
+        $before = Get-Updates
+        $before | Should -Be 23
+        $rows = @(Sync-MSCommerceBaseline -Path $script:Baseline -TenantId $all -ErrorVariable failed)
+        Get-Updates | Should -Be $before
+        @($failed) | Should -HaveCount 0
+        $rows | Should -HaveCount 36
+        @($rows | Where-Object Status -ne 'Unchanged') | Should -HaveCount 0
+    }
+
+    It '-WhatIf writes nothing and shows each tenant that would change once, the failing ones as errors' {
+        if ($script:FleetProblem) { return }
+        $tenants = "'$($script:Alpha)', '$($script:Bravo)', '$($script:Charlie)', '$($script:Delta)'"
+        $run = Invoke-PartnerProcess "Sync-MSCommerceBaseline -Path '$($script:Baseline)' -TenantId $tenants -WhatIf"
+        $text = $run.Output -join "`n"
+        $whatIf = @($run.Output | Where-Object { $_ -like 'What if:*' })
+        $whatIf | Should -HaveCount 3 -Because $text
+        $whatIf[0] | Should -Match ([regex]::Escape("of 11 products (CFQ7TTC0KP0P") + '.*' + [regex]::Escape("on target `"tenant '$($script:Alpha)'`""))
+        $whatIf[1] | Should -Match ([regex]::Escape("of 1 products (CFQ7TTC0KP0N)`" on target `"tenant '$($script:Bravo)'`""))
+        $whatIf[2] | Should -Match ([regex]::Escape("on target `"tenant '$($script:Delta)'`""))
+        $text | Should -Match ([regex]::Escape("tenant '$($script:Charlie)': the application is not consented"))
+        Get-Updates | Should -Be 0
+        Assert-Tenant $script:Alpha -Value 'Enabled'
+        Assert-Tenant $script:Bravo -Value 'Disabled'
+    }
+
+    It '-TenantThrottleLimit sets the tenants at once; progress counts tenants; one -TenantId is a single-tenant call' {
+        if ($script:FleetProblem) { return }
+        $verbose = @(Sync-MSCommerceBaseline -Path $script:Baseline -TenantId $script:Alpha, $script:Bravo -TenantThrottleLimit 1 -Verbose 4>&1 |
+                Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object { $_.Message })
+        $verbose | Should -Contain 'fleet: 2 tenants, 2 succeeded, 0 failed, 0 drifted, tenantConcurrency 1'
+        { Sync-MSCommerceBaseline -Path $script:Baseline -TenantId $script:Alpha, $script:Bravo -TenantThrottleLimit 65 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Sync-MSCommerceBaseline'
+
+        $script = @'
+param($Manifest, $Url, $App, $Secret, $Partner, $Path, $Tenants)
+Import-Module -Name $Manifest -ErrorAction Stop
+$credential = New-Object System.Management.Automation.PSCredential -ArgumentList $App, (ConvertTo-SecureString -String $Secret -AsPlainText -Force)
+Connect-MSCommerce -TenantId $Partner -ClientSecretCredential $credential -ServiceUrl $Url -AuthorityHost $Url -InformationAction Ignore
+Sync-MSCommerceBaseline -Path $Path -TenantId $Tenants
+'@
+        $run = Invoke-InRunspace -Script $script -Parameters @{ Manifest = $script:ManifestPath; Url = $script:TlsUrl; App = $script:PartnerApp
+            Secret = $script:PartnerSecret; Partner = $script:PartnerTenant; Path = $script:Baseline; Tenants = @($script:Delta, $script:Echo, $script:Charlie) }
+        $run.Terminating | Should -BeNullOrEmpty
+        $status = @($run.Progress | Where-Object { $_.RecordType -ne 'Completed' } | ForEach-Object { $_.StatusDescription })
+        $status | Should -Not -BeNullOrEmpty
+        $status | ForEach-Object { $_ | Should -Match '^\d of 3 tenants: \d succeeded, \d failed$' }
+        @($run.Progress | Where-Object { $_.RecordType -eq 'Completed' }) | Should -Not -BeNullOrEmpty
+        @($run.Errors | ForEach-Object { $_.FullyQualifiedErrorId }) | Should -Be @('MSCommerce.Tenant.Forbidden,Sync-MSCommerceBaseline', 'MSCommerce.Tenant.NotConsented,Sync-MSCommerceBaseline')
+
+        # One tenant: the single-tenant output (no TenantId) and its writes.
+        Reset-Fleet
+        $single = @(Sync-MSCommerceBaseline -Path $script:Baseline -TenantId $script:Alpha)
+        $single | Should -HaveCount 12
+        $single[0].PSObject.TypeNames[0] | Should -Be 'MSCommerce.ProductPolicy'
+        $single[0].PSObject.Properties.Name | Should -Not -Contain 'TenantId'
+        Assert-Tenant $script:Alpha -Locked
+        Get-Updates | Should -Be 11
+    }
+}
+
+Describe 'Sync-MSCommerceBaseline -TenantId, delegated (the partner admin''s password)' {
+    BeforeEach {
+        Start-FleetTest -SignIn Connect-PartnerUser
+    }
+
+    It 'locks down the tenants with delegated access (app consent does not matter); no access and an unknown tenant are errors; a rerun writes nothing' {
+        if ($script:FleetProblem) { return }
+        $all = @($script:Alpha, $script:Charlie, $script:Delta, 'zulu.onmicrosoft.com')
+        $rows = @(Sync-MSCommerceBaseline -Path $script:Baseline -TenantId $all -ErrorAction SilentlyContinue -ErrorVariable failed)
+        Get-StatusCount $rows $script:Alpha | Should -Be '12 rows: 11 Updated, 1 Unchanged'
+        Get-StatusCount $rows $script:Charlie | Should -Be '12 rows: 11 Updated, 1 Unchanged'
+        @($failed) | Should -HaveCount 2
+        Assert-TenantError $failed $script:Delta 'Forbidden' 'PermissionDenied' 'Sync-MSCommerceBaseline' 'HTTP 403'
+        Assert-TenantError $failed 'zulu.onmicrosoft.com' 'TenantNotFound' 'ObjectNotFound' 'Sync-MSCommerceBaseline' 'AADSTS90002'
+        Assert-Tenant $script:Alpha -Locked
+        Assert-Tenant $script:Charlie -Locked
+        Assert-Tenant $script:Delta -Value 'Enabled'
+        $before = Get-Updates
+        $before | Should -Be 22
+
+        $again = @(Sync-MSCommerceBaseline -Path $script:Baseline -TenantId $script:Alpha, $script:Charlie)
+        Get-Updates | Should -Be $before
+        @($again | Where-Object Status -ne 'Unchanged') | Should -HaveCount 0
+    }
+}
+
+Describe 'Test-MSCommerceBaseline -TenantId' {
+    BeforeEach {
+        Start-FleetTest -SignIn Connect-PartnerApp
+    }
+
+    It 'reports each tenant''s drift with its TenantId, the tenants it cannot read as errors; -Quiet is $true only when every tenant is clean' {
+        if ($script:FleetProblem) { return }
+        $all = @($script:Alpha, $script:Bravo, $script:Charlie, $script:Echo)
+        $drift = @(Test-MSCommerceBaseline -Path $script:Baseline -TenantId $all -ErrorAction SilentlyContinue -ErrorVariable failed)
+        @($drift | Where-Object TenantId -eq $script:Alpha) | Should -HaveCount 11
+        @($drift | Where-Object TenantId -eq $script:Alpha | Where-Object Reason -ne 'NotInBaseline') | Should -HaveCount 0
+        $bravo = @($drift | Where-Object TenantId -eq $script:Bravo)
+        $bravo | Should -HaveCount 1
+        "$($bravo[0].ProductId) $($bravo[0].Expected) $($bravo[0].Actual) $($bravo[0].Reason)" | Should -Be "$($script:Keep) Enabled Disabled Differs"
+        @($drift[0].PSObject.TypeNames)[0..1] | Should -Be @('MSCommerce.TenantBaselineDrift', 'MSCommerce.BaselineDrift')
+        ($drift | Out-String -Width 200) | Should -Match 'TenantId\s+ProductId\s+ProductName\s+Expected\s+Actual\s+Reason'
+        @($failed) | Should -HaveCount 2
+        Assert-TenantError $failed $script:Charlie 'NotConsented' 'PermissionDenied' 'Test-MSCommerceBaseline' 'AADSTS700016'
+        Assert-TenantError $failed $script:Echo 'Forbidden' 'PermissionDenied' 'Test-MSCommerceBaseline' 'HTTP 403'
+        Get-Updates | Should -Be 0
+
+        Test-MSCommerceBaseline -Path $script:Baseline -TenantId $script:Alpha, $script:Bravo -Quiet | Should -BeFalse
+        $null = Sync-MSCommerceBaseline -Path $script:Baseline -TenantId $script:Alpha, $script:Bravo
+        Test-MSCommerceBaseline -Path $script:Baseline -TenantId $script:Alpha, $script:Bravo -Quiet | Should -BeTrue
+        @(Test-MSCommerceBaseline -Path $script:Baseline -TenantId $script:Alpha, $script:Bravo) | Should -HaveCount 0
+        # Clean where it could read, but a tenant it could not read is not clean.
+        Test-MSCommerceBaseline -Path $script:Baseline -TenantId $script:Alpha, $script:Echo -Quiet -ErrorAction SilentlyContinue -ErrorVariable quietErrors | Should -BeFalse
+        @($quietErrors | ForEach-Object { $_.FullyQualifiedErrorId }) | Should -Be @('MSCommerce.Tenant.Forbidden,Test-MSCommerceBaseline')
+
+        # One tenant: the single-tenant rows (no TenantId).
+        $null = Invoke-TlsEmulator -Method Post -Path "/_emulator/tenants/$($script:Alpha)/products" -Body @{ productId = $script:Keep; policyValue = 'Disabled' }
+        $single = @(Test-MSCommerceBaseline -Path $script:Baseline -TenantId $script:Alpha)
+        $single | Should -HaveCount 1
+        $single[0].PSObject.TypeNames[0] | Should -Be 'MSCommerce.BaselineDrift'
+        $single[0].PSObject.Properties.Name | Should -Not -Contain 'TenantId'
+    }
+}
+
+Describe 'examples/msp: the runbook' {
+    BeforeAll {
+        $script:MspFolder = Join-Path (Join-Path $script:RepoRoot 'examples') 'msp'
+        $script:Runbook = Join-Path $script:MspFolder 'azure-automation-runbook.ps1'
+
+        # Stand-ins of Azure Automation's asset cmdlets: each logs its call to $env:MSP_STUB_LOG and
+        # answers from $env:MSP_STUB_* (a variable's value, the app's id and secret, its PFX).
+        $script:StubRoot = Join-Path $script:Folder 'stubs'
+        $stubModule = Join-Path $script:StubRoot 'Orchestrator.AssetManagement.Cmdlets'
+        $null = New-Item -ItemType Directory -Path $stubModule -Force
+        Set-Content -LiteralPath (Join-Path $stubModule 'Orchestrator.AssetManagement.Cmdlets.psm1') -Encoding UTF8 -Value @'
+function Get-AutomationVariable {
+    param([string] $Name)
+    Add-Content -LiteralPath $env:MSP_STUB_LOG -Value "Variable $Name" -Encoding UTF8
+    [Environment]::GetEnvironmentVariable("MSP_STUB_VARIABLE_$Name")
+}
+function Get-AutomationPSCredential {
+    param([string] $Name)
+    Add-Content -LiteralPath $env:MSP_STUB_LOG -Value "Credential $Name" -Encoding UTF8
+    New-Object System.Management.Automation.PSCredential -ArgumentList $env:MSP_STUB_CLIENT_ID, (ConvertTo-SecureString -String $env:MSP_STUB_SECRET -AsPlainText -Force)
+}
+function Get-AutomationCertificate {
+    param([string] $Name)
+    Add-Content -LiteralPath $env:MSP_STUB_LOG -Value "Certificate $Name" -Encoding UTF8
+    $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::Exportable
+    [System.Security.Cryptography.X509Certificates.X509Certificate2]::new([Convert]::FromBase64String($env:MSP_STUB_PFX), $env:MSP_STUB_PFX_PASSWORD, $flags)
+}
+'@
+
+        # The runbook in a new process of this PowerShell (Invoke-TestPowerShell), with the
+        # stand-ins and this checkout's module in the module path, against the TLS emulator; its
+        # tenants variable holds $Tenants; $Arguments is PowerShell text. A thrown error (the job
+        # failing) is an output line 'job failed: ...' and exit code 1.
+        function Invoke-Runbook([string] $Tenants, [string] $Arguments = '') {
+            $callLog = Join-Path $script:Folder ('calls-{0}.txt' -f [guid]::NewGuid())
+            $material = Invoke-Emulator -Method Get -Path '/_emulator/certificate'
+            $command = "try { & '$($script:Runbook)' -PartnerTenantId '$($script:PartnerTenant)' $Arguments; exit 0 } catch { Write-Output `"job failed: `$_`"; exit 1 }"
+            $run = Invoke-TestPowerShell -InputText $command -Environment @{
+                PSModulePath                            = $script:StubRoot + [System.IO.Path]::PathSeparator + $script:ModulePathEntry + [System.IO.Path]::PathSeparator + $env:PSModulePath
+                MSCOMMERCE_NATIVE_LIBRARY               = $env:MSCOMMERCE_NATIVE_LIBRARY
+                MSCOMMERCE_CA_FILE                      = $env:MSCOMMERCE_CA_FILE
+                MSCOMMERCE_SERVICE_URL                  = $script:TlsUrl
+                MSCOMMERCE_AUTHORITY_HOST               = $script:TlsUrl
+                MSP_STUB_LOG                            = $callLog
+                MSP_STUB_VARIABLE_MSCommerceTenants     = $Tenants
+                MSP_STUB_VARIABLE_MSCommerceMspBaseline = $script:BaselineText
+                MSP_STUB_CLIENT_ID                      = $script:PartnerApp
+                MSP_STUB_SECRET                         = $script:PartnerSecret
+                MSP_STUB_PFX                            = $material.pfxBase64
+                MSP_STUB_PFX_PASSWORD                   = $material.pfxPassword
+                NO_COLOR                                = '1'
+            }
+            $calls = @()
+            if (Test-Path -LiteralPath $callLog) {
+                $calls = @(Get-Content -LiteralPath $callLog)
+            }
+            @{ ExitCode = $run.ExitCode; Output = ($run.Output -join "`n"); Calls = $calls }
+        }
+    }
+
+    BeforeEach {
+        Start-FleetTest
+    }
+
+    It 'parses, and calls the module''s commands with parameters they have' {
+        if ($script:FleetProblem) { return }
+        $tokens = $null
+        $errors = $null
+        $ast = [System.Management.Automation.Language.Parser]::ParseFile($script:Runbook, [ref] $tokens, [ref] $errors)
+        @($errors) | Should -HaveCount 0
+        $calls = @($ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] -and $node.GetCommandName() -like '*-MSCommerce*' }, $true))
+        @($calls | ForEach-Object { $_.GetCommandName() } | Select-Object -Unique | Sort-Object) | Should -Be @('Connect-MSCommerce', 'Disconnect-MSCommerce', 'Sync-MSCommerceBaseline', 'Test-MSCommerceBaseline')
+        foreach ($call in $calls) {
+            $known = (Get-Command -Name $call.GetCommandName() -Module MSCommerce).Parameters.Keys
+            foreach ($given in @($call.CommandElements | Where-Object { $_ -is [System.Management.Automation.Language.CommandParameterAst] })) {
+                $known | Should -Contain $given.ParameterName -Because "line $($call.Extent.StartLineNumber)"
+            }
+        }
+        $readme = Get-Content -LiteralPath (Join-Path $script:MspFolder 'README.md') -Raw
+        $readme | Should -Match 'azure-automation-runbook\.ps1'
+        $readme | Should -Match 'adminconsent\?client_id='
+        $readme | Should -Match 'GDAP'
+    }
+
+    It 'applies the baseline in every tenant of the variable with the app''s secret, one line per tenant, and fails the job for the two it cannot reach' {
+        if ($script:FleetProblem) { return }
+        $run = Invoke-Runbook "# customers`n$($script:Alpha)`n$($script:Bravo), $($script:Charlie)`n$($script:Delta)  # no GDAP, app-only is fine`n$($script:Echo)"
+        $run.ExitCode | Should -Not -Be 0 -Because $run.Output
+        $run.Calls | Should -Be @('Variable MSCommerceTenants', 'Variable MSCommerceMspBaseline', 'Credential MSCommercePartnerApp')
+        $run.Output | Should -Match ([regex]::Escape("tenant $($script:Alpha): 11 updated, 1 unchanged, 0 failed"))
+        $run.Output | Should -Match ([regex]::Escape("tenant $($script:Bravo): 1 updated, 11 unchanged, 0 failed"))
+        $run.Output | Should -Match ([regex]::Escape("tenant $($script:Delta): 11 updated, 1 unchanged, 0 failed"))
+        $run.Output | Should -Match ([regex]::Escape("tenant $($script:Charlie): failed (NotConsented): tenant '$($script:Charlie)': the application is not consented"))
+        $run.Output | Should -Match ([regex]::Escape("tenant $($script:Echo): failed (Forbidden): "))
+        $run.Output | Should -Match 'fleet: 5 tenants, 3 succeeded, 2 failed'
+        # The thrown error: the job's reason to fail.
+        $run.Output | Should -Match ([regex]::Escape("job failed: MSCommerce MSP run: 2 of 5 tenants failed: $($script:Charlie), $($script:Echo) (see the output above)"))
+        Assert-Tenant $script:Alpha -Locked
+        Assert-Tenant $script:Bravo -Locked
+        Assert-Tenant $script:Delta -Locked
+        Assert-Tenant $script:Charlie -Value 'Enabled'
+        Assert-Tenant $script:Echo -Value 'Enabled'
+    }
+
+    It 'with the app''s certificate and reachable tenants the job succeeds; the next run writes nothing; -TestOnly writes nothing and fails on drift' {
+        if ($script:FleetProblem) { return }
+        $certificate = "-CertificateName MSCommercePartnerCertificate -ClientId '$($script:PartnerApp)'"
+        $tenants = "$($script:Alpha),$($script:Bravo)"
+        $drifted = Invoke-Runbook $tenants ("$certificate -TestOnly `$true")
+        $drifted.ExitCode | Should -Not -Be 0 -Because $drifted.Output
+        $drifted.Output | Should -Match ([regex]::Escape("tenant $($script:Alpha): 11 products differ from the baseline"))
+        $drifted.Output | Should -Match ([regex]::Escape("tenant $($script:Bravo): drift $($script:Keep) (Power Automate per user): expected Enabled, actual Disabled (Differs)"))
+        Get-Updates | Should -Be 0
+
+        $run = Invoke-Runbook $tenants $certificate
+        $run.ExitCode | Should -Be 0 -Because $run.Output
+        $run.Calls | Should -Contain 'Certificate MSCommercePartnerCertificate'
+        $run.Calls | Should -Not -Contain 'Credential MSCommercePartnerApp'
+        $run.Output | Should -Match 'fleet: 2 tenants, 2 succeeded, 0 failed'
+        Get-Updates | Should -Be 12
+
+        $again = Invoke-Runbook $tenants $certificate
+        $again.ExitCode | Should -Be 0 -Because $again.Output
+        $again.Output | Should -Match ([regex]::Escape("tenant $($script:Alpha): 0 updated, 12 unchanged, 0 failed"))
+        Get-Updates | Should -Be 12
+        $clean = Invoke-Runbook $tenants ("$certificate -TestOnly `$true")
+        $clean.ExitCode | Should -Be 0 -Because $clean.Output
+        $clean.Output | Should -Match ([regex]::Escape("tenant $($script:Bravo): 0 products differ from the baseline"))
+    }
+}
