@@ -255,6 +255,59 @@ Sync-MSCommerceBaseline -Path $Path -TenantId $Tenants
     }
 }
 
+Describe 'Stopping a many-tenant Sync-MSCommerceBaseline (Ctrl+C)' {
+    BeforeEach {
+        Start-FleetTest
+    }
+
+    It 'cancels the run: the tenant being written finishes, the next one is never started, and the next run in that runspace finishes the job' {
+        if ($script:FleetProblem) { return }
+        $null = Invoke-TlsEmulator -Method Post -Path '/_emulator/faults' -Body @{ latencyMs = 100 }
+        $runspace = [runspacefactory]::CreateRunspace()
+        $runspace.Open()
+        try {
+            $preamble = @'
+param($Manifest, $Url, $App, $Secret, $Partner, $Path, $Tenants)
+Import-Module -Name $Manifest -ErrorAction Stop
+$credential = New-Object System.Management.Automation.PSCredential -ArgumentList $App, (ConvertTo-SecureString -String $Secret -AsPlainText -Force)
+Connect-MSCommerce -TenantId $Partner -ClientSecretCredential $credential -ServiceUrl $Url -AuthorityHost $Url -InformationAction Ignore
+
+'@
+            $parameters = @{ Manifest = $script:ManifestPath; Url = $script:TlsUrl; App = $script:PartnerApp; Secret = $script:PartnerSecret
+                Partner = $script:PartnerTenant; Path = $script:Baseline; Tenants = @($script:Alpha, $script:Delta) }
+            $first = [powershell]::Create()
+            $first.Runspace = $runspace
+            $null = $first.AddScript($preamble + 'Sync-MSCommerceBaseline -Path $Path -TenantId $Tenants -TenantThrottleLimit 1 -ThrottleLimit 1').AddParameters($parameters)
+            $async = $first.BeginInvoke()
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while ((Get-Updates) -lt 2 -and [DateTime]::UtcNow -lt $deadline) {
+                Start-Sleep -Milliseconds 50
+            }
+            $first.Stop()
+            $first.Dispose()
+            Start-Sleep -Milliseconds 600
+            # alpha's bulk run finished (every write of it), delta was never started.
+            Assert-Tenant $script:Alpha -Locked
+            Assert-Tenant $script:Delta -Value 'Enabled'
+            Get-Updates | Should -Be 11
+
+            $null = Invoke-TlsEmulator -Method Post -Path '/_emulator/faults' -Body @{}
+            $second = [powershell]::Create()
+            $second.Runspace = $runspace
+            $null = $second.AddScript('param($Path, $Tenants) Sync-MSCommerceBaseline -Path $Path -TenantId $Tenants').AddParameters(@{ Path = $script:Baseline; Tenants = @($script:Alpha, $script:Delta) })
+            $results = @($second.Invoke())
+            @($second.Streams.Error) | Should -HaveCount 0
+            $second.Dispose()
+            Get-StatusCount $results $script:Alpha | Should -Be '12 rows: 0 Updated, 12 Unchanged'
+            Get-StatusCount $results $script:Delta | Should -Be '12 rows: 11 Updated, 1 Unchanged'
+            Assert-Tenant $script:Delta -Locked
+        }
+        finally {
+            $runspace.Dispose()
+        }
+    }
+}
+
 Describe 'Sync-MSCommerceBaseline -TenantId, delegated (the partner admin''s password)' {
     BeforeEach {
         Start-FleetTest -SignIn Connect-PartnerUser
