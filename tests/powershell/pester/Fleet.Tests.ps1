@@ -120,13 +120,14 @@ BeforeAll {
     }
 
     # A new PowerShell process signed in as the partner app: its exit code and output lines (the
-    # host's "What if:" lines and errors among them).
-    function Invoke-PartnerProcess([string] $Command) {
+    # host's "What if:" lines and errors among them). -Interactive: a -Confirm question reads its
+    # answer from the next line of $Command.
+    function Invoke-PartnerProcess([string] $Command, [switch] $Interactive) {
         $manifest = $script:ManifestPath.Replace("'", "''")
         $preamble = "Import-Module -Name '$manifest' -ErrorAction Stop`n" +
             "`$secret = ConvertTo-SecureString -String '$($script:PartnerSecret)' -AsPlainText -Force`n" +
             "Connect-MSCommerce -TenantId '$($script:PartnerTenant)' -ClientSecretCredential (New-Object System.Management.Automation.PSCredential -ArgumentList '$($script:PartnerApp)', `$secret) -ServiceUrl '$($script:TlsUrl)' -AuthorityHost '$($script:TlsUrl)' 6> `$null`n"
-        Invoke-TestPowerShell -InputText ($preamble + $Command) -Environment @{
+        Invoke-TestPowerShell -InputText ($preamble + $Command) -Interactive:$Interactive -Environment @{
             MSCOMMERCE_NATIVE_LIBRARY = $env:MSCOMMERCE_NATIVE_LIBRARY
             MSCOMMERCE_CA_FILE        = $env:MSCOMMERCE_CA_FILE
             NO_COLOR                  = '1'
@@ -219,6 +220,20 @@ Describe 'Sync-MSCommerceBaseline -TenantId, app-only (the partner app''s secret
         Get-Updates | Should -Be 0
         Assert-Tenant $script:Alpha -Value 'Enabled'
         Assert-Tenant $script:Bravo -Value 'Disabled'
+    }
+
+    It '-Confirm asks once per tenant that would change and writes only in the confirmed tenants' {
+        if ($script:FleetProblem) { return }
+        # Yes for alpha, no for bravo, yes for delta (the lines after the command).
+        $tenants = "'$($script:Alpha)', '$($script:Bravo)', '$($script:Delta)'"
+        $run = Invoke-PartnerProcess -Interactive ("Sync-MSCommerceBaseline -Path '$($script:Baseline)' -TenantId $tenants -Confirm | " +
+            "Group-Object TenantId | ForEach-Object { ""result `$(`$_.Name) `$(`$_.Count)"" }`nY`nN`nY")
+        $text = $run.Output -join "`n"
+        @([regex]::Matches($text, 'result \S+ \d+') | ForEach-Object { $_.Value }) | Should -Be @("result $($script:Alpha) 12", "result $($script:Delta) 12") -Because $text
+        Assert-Tenant $script:Alpha -Locked
+        Assert-Tenant $script:Bravo -Value 'Disabled'
+        Assert-Tenant $script:Delta -Locked
+        Get-Updates | Should -Be 22
     }
 
     It '-TenantThrottleLimit sets the tenants at once; progress counts tenants; one -TenantId is a single-tenant call' {
