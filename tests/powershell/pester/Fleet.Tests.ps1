@@ -270,6 +270,39 @@ Sync-MSCommerceBaseline -Path $Path -TenantId $Tenants
     }
 }
 
+Describe 'Many tenants under the caller''s preferences and strict mode' {
+    BeforeEach {
+        Start-FleetTest
+    }
+
+    It 'Set-StrictMode -Version Latest and $ErrorActionPreference = ''Stop'': the reachable tenant''s rows come first, then the failed tenant is caught' {
+        if ($script:FleetProblem) { return }
+        $script = @'
+param($Manifest, $Url, $App, $Secret, $Partner, $Path, $Tenants)
+Set-StrictMode -Version Latest
+Import-Module -Name $Manifest -ErrorAction Stop
+$credential = New-Object System.Management.Automation.PSCredential -ArgumentList $App, (ConvertTo-SecureString -String $Secret -AsPlainText -Force)
+Connect-MSCommerce -TenantId $Partner -ClientSecretCredential $credential -ServiceUrl $Url -AuthorityHost $Url -InformationAction Ignore
+$ErrorActionPreference = 'Stop'
+try {
+    Sync-MSCommerceBaseline -Path $Path -TenantId $Tenants | ForEach-Object { "out $($_.TenantId)" }
+    'not caught'
+}
+catch {
+    "caught $($_.FullyQualifiedErrorId) $($_.TargetObject)"
+}
+'@
+        $run = Invoke-InRunspace -GlobalScope -Script $script -Parameters @{ Manifest = $script:ManifestPath; Url = $script:TlsUrl; App = $script:PartnerApp
+            Secret = $script:PartnerSecret; Partner = $script:PartnerTenant; Path = $script:Baseline; Tenants = @($script:Charlie, $script:Alpha) }
+        $run.Terminating | Should -BeNullOrEmpty
+        $lines = @($run.Output | ForEach-Object { "$_" })
+        $lines | Should -HaveCount 13
+        @($lines[0..11] | Select-Object -Unique) | Should -Be @("out $($script:Alpha)")
+        $lines[12] | Should -Be "caught MSCommerce.Tenant.NotConsented,Sync-MSCommerceBaseline $($script:Charlie)"
+        Assert-Tenant $script:Alpha -Locked
+    }
+}
+
 Describe 'Stopping a many-tenant Sync-MSCommerceBaseline (Ctrl+C)' {
     BeforeEach {
         Start-FleetTest
