@@ -54,10 +54,10 @@ function Test-MSCommerceBaseline {
 
     .EXAMPLE
     Connect-MSCommerce -TenantId fabrikampartners.onmicrosoft.com -ClientId $appId -CertificatePath partner-app.pfx
-    Test-MSCommerceBaseline -Path lockdown.json -TenantId (Get-Content customers.txt) | Group-Object TenantId
+    Test-MSCommerceBaseline -Path lockdown.json -TenantId ((Get-Content customers.txt) -notmatch '^\s*(#|$)') | Group-Object TenantId
 
-    An MSP signed in with its multi-tenant app's certificate lists, per customer tenant, the products
-    that differ from lockdown.json.
+    An MSP signed in with its multi-tenant app's certificate lists, per customer tenant of
+    customers.txt (one a line, # comments), the products that differ from lockdown.json.
 
     .EXAMPLE
     if (-not (Test-MSCommerceBaseline -Path lockdown.json -TenantId $tenants -Quiet)) { Write-Warning 'A customer tenant drifted, or could not be read' }

@@ -193,6 +193,26 @@ Describe 'Sync-MSCommerceBaseline -TenantId, app-only (the partner app''s secret
         Get-Updates | Should -Be 23
     }
 
+    It 'a product that cannot be set in a tenant is an error naming the tenant, and the rest of every tenant is still done' {
+        if ($script:FleetProblem) { return }
+        $gone = Join-Path $script:Folder 'gone.json'
+        Set-Content -LiteralPath $gone -Value $script:BaselineText.Replace('"Products": [', '"Products": [{"ProductId": "CFQ7TTC0GONE", "PolicyValue": "Disabled"}, ')
+        $rows = @(Sync-MSCommerceBaseline -Path $gone -TenantId $script:Alpha, $script:Bravo -ErrorAction SilentlyContinue -ErrorVariable failed)
+        Get-StatusCount $rows $script:Alpha | Should -Be '12 rows: 11 Updated, 1 Unchanged'
+        Get-StatusCount $rows $script:Bravo | Should -Be '12 rows: 1 Updated, 11 Unchanged'
+        @($failed) | Should -HaveCount 2
+        foreach ($tenant in @($script:Alpha, $script:Bravo)) {
+            $mine = @($failed | Where-Object { $_.Exception.Data['MSCommerce.TenantId'] -eq $tenant })
+            $mine | Should -HaveCount 1
+            $mine[0].FullyQualifiedErrorId | Should -Be 'MSCommerce.NotFound,Sync-MSCommerceBaseline'
+            $mine[0].TargetObject | Should -Be 'CFQ7TTC0GONE'
+            $mine[0].Exception.Message | Should -Match ('^' + [regex]::Escape("tenant '$tenant': ") + '.*in the baseline but not in the tenant')
+        }
+        Assert-Tenant $script:Alpha -Locked
+        Assert-Tenant $script:Bravo -Locked
+        Get-Updates | Should -Be 12
+    }
+
     It 'a rerun writes nothing' {
         if ($script:FleetProblem) { return }
         $all = @($script:Alpha, $script:Bravo, $script:Delta)
