@@ -464,8 +464,16 @@ function Get-AutomationPSCredential {
 function Get-AutomationCertificate {
     param([string] $Name)
     Add-Content -LiteralPath $env:MSP_STUB_LOG -Value "Certificate $Name" -Encoding UTF8
-    $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::Exportable
-    [System.Security.Cryptography.X509Certificates.X509Certificate2]::new([Convert]::FromBase64String($env:MSP_STUB_PFX), $env:MSP_STUB_PFX_PASSWORD, $flags)
+    $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'Exportable, PersistKeySet, UserKeySet'
+    $certificate = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new([Convert]::FromBase64String($env:MSP_STUB_PFX), $env:MSP_STUB_PFX_PASSWORD, $flags)
+    if ($env:MSP_STUB_CERTIFICATE_STORE -eq 'CurrentUser') {
+        # As in Azure Automation's Windows sandbox: the certificate asset is in the user's store.
+        $store = New-Object System.Security.Cryptography.X509Certificates.X509Store -ArgumentList 'My', 'CurrentUser'
+        $store.Open('ReadWrite')
+        $store.Add($certificate)
+        $store.Close()
+    }
+    $certificate
 }
 '@
 
@@ -490,6 +498,8 @@ function Get-AutomationCertificate {
                 MSP_STUB_SECRET                         = $script:PartnerSecret
                 MSP_STUB_PFX                            = $material.pfxBase64
                 MSP_STUB_PFX_PASSWORD                   = $material.pfxPassword
+                # On Windows the runbook signs in with the certificate of the store, by its thumbprint.
+                MSP_STUB_CERTIFICATE_STORE              = $(if ($script:OnWindows) { 'CurrentUser' } else { $null })
                 NO_COLOR                                = '1'
             }
             $calls = @()
@@ -497,6 +507,19 @@ function Get-AutomationCertificate {
                 $calls = @(Get-Content -LiteralPath $callLog)
             }
             @{ ExitCode = $run.ExitCode; Output = ($run.Output -join "`n"); Calls = $calls }
+        }
+    }
+
+    AfterAll {
+        if ($script:OnWindows -and -not $script:FleetProblem) {
+            # The stand-in put the app's certificate in the user's store.
+            $thumbprint = (Invoke-Emulator -Method Get -Path '/_emulator/certificate').thumbprint
+            $store = New-Object System.Security.Cryptography.X509Certificates.X509Store -ArgumentList 'My', 'CurrentUser'
+            $store.Open('ReadWrite')
+            foreach ($certificate in @($store.Certificates.Find('FindByThumbprint', $thumbprint, $false))) {
+                $store.Remove($certificate)
+            }
+            $store.Close()
         }
     }
 
