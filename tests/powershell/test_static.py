@@ -279,7 +279,7 @@ def test_shim_is_compiled_once_and_session_freed_on_remove():
     assert "$nativeMethods::Load($LibraryPath)" in native
     assert "__MSCOMMERCE_LIBRARY_PATH__" not in native
     locate = (PRIVATE_DIR / "Import.ps1").read_text(encoding="utf-8")
-    assert "'IsWindows'" in locate and "Is64BitProcess" in locate and "ProcessArchitecture" in locate
+    assert "$IsWindows" in locate and "Is64BitProcess" in locate and "ProcessArchitecture" in locate
     assert "build.ps1" in native and "build.ps1" in locate
     for rid_part in ("'win'", "'linux'", "'osx'", "mscommerce.dll", "libmscommerce.so", "libmscommerce.dylib"):
         assert rid_part in locate

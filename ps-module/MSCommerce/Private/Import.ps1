@@ -17,12 +17,13 @@ function Get-MSCommerceRuntimeIdentifier {
     #>
     param()
 
-    # Windows PowerShell 5.1 has no $IsWindows/$IsLinux/$IsMacOS: there, it is Windows. Read through
-    # PSVariable.GetValue: $null when absent, with no error in $Error and under any strict mode, and
-    # no cmdlet (Get-Variable would load Microsoft.PowerShell.Utility at import, ~0.1 s).
-    $onWindows = $ExecutionContext.SessionState.PSVariable.GetValue('IsWindows')
-    $onLinux = $ExecutionContext.SessionState.PSVariable.GetValue('IsLinux')
-    $onMacOS = $ExecutionContext.SessionState.PSVariable.GetValue('IsMacOS')
+    # Windows PowerShell 5.1 has no $IsWindows/$IsLinux/$IsMacOS: there, it is Windows. An absent
+    # variable reads as $null, with no error in $Error: the module's scope has strict mode off.
+    # Plain variables and operators, few .NET calls: each new kind of call costs milliseconds the
+    # first time in a process, and this runs at import.
+    $onWindows = $IsWindows
+    $onLinux = $IsLinux
+    $onMacOS = $IsMacOS
     if ($null -eq $onWindows) {
         $onWindows = $true
     }
@@ -51,7 +52,7 @@ function Get-MSCommerceRuntimeIdentifier {
     if ($null -ne $runtimeInformation) {
         $architecture = [string]$runtimeInformation::ProcessArchitecture
     }
-    if ([string]::IsNullOrEmpty($architecture)) {
+    if (-not $architecture) {
         if ($env:PROCESSOR_ARCHITECTURE -eq 'ARM64') {
             $architecture = 'Arm64'
         }
@@ -63,7 +64,13 @@ function Get-MSCommerceRuntimeIdentifier {
         }
     }
 
-    $arch = $architecture.ToLowerInvariant()
+    $arch = switch ($architecture) {
+        'X64' { 'x64' }
+        'X86' { 'x86' }
+        'Arm64' { 'arm64' }
+        'Arm' { 'arm' }
+        default { "$architecture".ToLowerInvariant() }
+    }
     @{
         Rid          = "$os-$arch"
         OS           = $os
