@@ -3,42 +3,18 @@
 
 mod common;
 
+use common::cli::{admin, as_admin, bin, mscommerce, EmulatorCommand};
 use common::*;
 use mscommerce::emulator::{Emulator, EmulatorConfig};
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mscommerce"));
-    c.env_remove("MSCOMMERCE_ACCESS_TOKEN")
-        .env_remove("MSCOMMERCE_CLIENT_SECRET")
-        .env_remove("MSCOMMERCE_PASSWORD");
-    c
-}
+use std::process::Output;
 
 fn run(emu: &Emulator, args: &[&str]) -> Output {
-    let url = emu.url();
-    bin()
-        .args([
-            "--service-url",
-            &url,
-            "--authority-host",
-            &url,
-            "--output",
-            "json",
-        ])
+    mscommerce(&emu.url())
+        .args(["--output", "json"])
         .args(args)
         .output()
         .expect("runs")
-}
-
-/// `run` signed in as the Global administrator (password sign-in).
-fn as_admin(emu: &Emulator, args: &[&str]) -> Output {
-    run(emu, &[&admin()[..], args].concat())
-}
-
-fn admin() -> [&'static str; 4] {
-    ["--username", ADMIN, "--password", ADMIN_PASSWORD]
 }
 
 fn stdout_json(o: &Output) -> Value {
@@ -52,7 +28,7 @@ fn stdout_json(o: &Output) -> Value {
 }
 
 fn emulator() -> Emulator {
-    Emulator::start_background(EmulatorConfig::default()).unwrap()
+    background(EmulatorConfig::default())
 }
 
 #[test]
@@ -116,18 +92,9 @@ fn access_token_from_the_environment_and_csv_table_output() {
     let emu = emulator();
     let token = emu.mint_token("reader", 600);
     let url = emu.url();
-    let o = bin()
+    let o = mscommerce(&url)
         .env("MSCOMMERCE_ACCESS_TOKEN", &token)
-        .args([
-            "--service-url",
-            &url,
-            "--authority-host",
-            &url,
-            "--output",
-            "csv",
-            "products",
-            "list",
-        ])
+        .args(["--output", "csv", "products", "list"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
@@ -140,18 +107,9 @@ fn access_token_from_the_environment_and_csv_table_output() {
     assert_eq!(text.lines().count(), 13);
     assert!(!text.contains(&token) && !String::from_utf8_lossy(&o.stderr).contains(&token));
 
-    let o = bin()
+    let o = mscommerce(&url)
         .env("MSCOMMERCE_ACCESS_TOKEN", &token)
-        .args([
-            "--service-url",
-            &url,
-            "--authority-host",
-            &url,
-            "--output",
-            "table",
-            "products",
-            "list",
-        ])
+        .args(["--output", "table", "products", "list"])
         .output()
         .unwrap();
     let text = String::from_utf8(o.stdout).unwrap();
@@ -259,12 +217,8 @@ fn exit_codes() {
         .unwrap()
         .port();
     let dead = format!("http://127.0.0.1:{port}");
-    let o = bin()
+    let o = mscommerce(&dead)
         .args([
-            "--service-url",
-            &dead,
-            "--authority-host",
-            &dead,
             "--access-token",
             "a.b.c",
             "--timeout",
@@ -337,36 +291,14 @@ fn demo_runs_the_documented_example() {
 
 #[test]
 fn emulator_command_prints_its_url_first() {
-    use std::io::{BufRead, BufReader};
-    let mut child = bin()
-        .args(["emulator", "--port", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("Emulator listening on ")
-        .expect(&first)
-        .to_string();
-    let o = bin()
-        .args([
-            "--service-url",
-            &url,
-            "--authority-host",
-            &url,
-            "--output",
-            "json",
-        ])
+    let child = EmulatorCommand::start(&["--port", "0"]);
+    let o = mscommerce(&child.url)
+        .args(["--output", "json"])
         .args(admin())
         .args(["products", "list"])
         .output()
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert_eq!(
         o.status.code(),
         Some(0),

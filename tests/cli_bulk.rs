@@ -6,10 +6,10 @@
 
 mod common;
 
+use common::background;
 #[cfg(unix)]
 use common::cli::Running;
-use common::cli::{expect_exit, json_array, mscommerce, stderr, stdout};
-use common::{ADMIN, ADMIN_PASSWORD};
+use common::cli::{admin_command, bin, expect_exit, json_array, stderr, stdout};
 use mscommerce::emulator::{Catalogue, Emulator, EmulatorConfig, FaultEvent, Faults, NewProduct};
 use serde_json::Value;
 use std::path::Path;
@@ -18,11 +18,10 @@ use std::process::{Command, Output};
 const P: &str = "AllowSelfServicePurchase";
 
 fn emulator(n: usize) -> Emulator {
-    Emulator::start_background(EmulatorConfig {
+    background(EmulatorConfig {
         catalogue: Catalogue::Generated(n),
         ..Default::default()
     })
-    .expect("emulator starts")
 }
 
 fn gen(i: usize) -> String {
@@ -31,9 +30,8 @@ fn gen(i: usize) -> String {
 
 /// The CLI signed in as the admin at `emu`, with `--output FORMAT`.
 fn cli(emu: &Emulator, format: &str) -> Command {
-    let mut c = mscommerce(&emu.url());
-    c.args(["--username", ADMIN, "--password", ADMIN_PASSWORD])
-        .args(["--output", format]);
+    let mut c = admin_command(emu);
+    c.args(["--output", format]);
     c
 }
 
@@ -646,10 +644,7 @@ fn baseline_help_has_examples_and_exit_codes() {
         ("test", "1 drift"),
         ("apply", "--what-if"),
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_mscommerce"))
-            .args(["baseline", cmd, "--help"])
-            .output()
-            .unwrap();
+        let o = bin().args(["baseline", cmd, "--help"]).output().unwrap();
         expect_exit(&o, 0);
         let help = stdout(&o);
         assert!(
@@ -658,10 +653,7 @@ fn baseline_help_has_examples_and_exit_codes() {
         );
         assert!(help.contains(says), "{cmd}: {help}");
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_mscommerce"))
-        .args(["products", "set", "--help"])
-        .output()
-        .unwrap();
+    let o = bin().args(["products", "set", "--help"]).output().unwrap();
     let help = stdout(&o);
     assert!(
         help.contains("--all") && help.contains("--except") && help.contains("130"),

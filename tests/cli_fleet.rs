@@ -8,7 +8,8 @@
 
 mod common;
 
-use common::cli::{expect_exit, json_array, mscommerce, stderr, stdout, Running};
+use common::background;
+use common::cli::{bin, expect_exit, json_array, mscommerce, stderr, stdout, Running};
 use mscommerce::emulator::directory::{PARTNER_APP, PARTNER_TENANT_DOMAIN, PARTNER_USER};
 use mscommerce::emulator::fleet::{AppConsent, FleetConfig, TenantSpec};
 use mscommerce::emulator::{Catalogue, Emulator, EmulatorConfig, Faults};
@@ -80,12 +81,11 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let emu = Emulator::start_background(EmulatorConfig {
+    let emu = background(EmulatorConfig {
         tls: true,
         catalogue: Catalogue::Seed,
         ..Default::default()
-    })
-    .expect("emulator starts");
+    });
     let tenants = FLEET
         .iter()
         .map(|(id, domain, app, access, value)| TenantSpec {
@@ -661,16 +661,7 @@ fn tenants_file_and_list_errors() {
         p.display().to_string()
     };
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_mscommerce"))
-            .env_remove("MSCOMMERCE_ACCESS_TOKEN")
-            .env_remove("MSCOMMERCE_CLIENT_SECRET")
-            .env_remove("MSCOMMERCE_PASSWORD")
-            .args([
-                "--service-url",
-                "http://127.0.0.1:9",
-                "--authority-host",
-                "http://127.0.0.1:9",
-            ])
+        mscommerce("http://127.0.0.1:9")
             .args([
                 "--username",
                 "admin@fabrikampartners.onmicrosoft.com",
@@ -758,9 +749,7 @@ fn tenants_file_and_list_errors() {
         "--tenants",
     );
     // A sign-in that cannot reach other tenants.
-    let o = Command::new(env!("CARGO_BIN_EXE_mscommerce"))
-        .env_remove("MSCOMMERCE_CLIENT_SECRET")
-        .env_remove("MSCOMMERCE_PASSWORD")
+    let o = bin()
         .args([
             "--service-url",
             "http://127.0.0.1:9",

@@ -9,38 +9,23 @@
 
 mod common;
 
+use common::cli::{admin_command, as_admin, bin, stderr, stdout, EmulatorCommand};
 use common::*;
 use mscommerce::emulator::{Emulator, EmulatorConfig};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
-
-const SIGN_IN_VARS: [&str; 4] = [
-    "MSCOMMERCE_ACCESS_TOKEN",
-    "MSCOMMERCE_CLIENT_SECRET",
-    "MSCOMMERCE_CERTIFICATE_PASSWORD",
-    "MSCOMMERCE_PASSWORD",
-];
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mscommerce"));
-    for v in SIGN_IN_VARS {
-        c.env_remove(v);
-    }
-    c
-}
+use std::process::{Output, Stdio};
 
 fn emulator() -> Emulator {
-    Emulator::start_background(EmulatorConfig::default()).unwrap()
+    background(EmulatorConfig::default())
 }
 
 fn tls_emulator() -> Emulator {
-    Emulator::start_background(EmulatorConfig {
+    background(EmulatorConfig {
         tls: true,
         ..Default::default()
     })
-    .unwrap()
 }
 
 /// The binary with `args`, nothing from the environment's sign-in.
@@ -57,35 +42,9 @@ fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().expect("runs")
 }
 
-/// The binary pointed at the emulator, signed in as its admin (password).
-fn admin_command(emu: &Emulator) -> Command {
-    let url = emu.url();
-    let mut c = bin();
-    c.args(["--service-url", &url, "--authority-host", &url])
-        .args(["--username", ADMIN, "--password", ADMIN_PASSWORD]);
-    c
-}
-
-/// Against the emulator as its admin, JSON output.
-fn as_admin(emu: &Emulator, args: &[&str]) -> Output {
-    admin_command(emu)
-        .args(["--output", "json"])
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
 /// `products set --product-id IDS HOW VALUE` as the admin.
 fn set(emu: &Emulator, ids: &str, how: &str, value: &str) -> Output {
     as_admin(emu, &["products", "set", "--product-id", ids, how, value])
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Exit code `code`, and stderr holding each of `has`.
@@ -884,25 +843,12 @@ fn emulator_banner_prints_a_command_line_that_works() {
     for tls in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("emulator ca.pem");
-        let mut args = vec!["emulator", "--port", "0"];
+        let mut args = vec!["--port", "0"];
         if tls {
             args.extend(["--tls", "--ca-out", ca.to_str().unwrap()]);
         }
-        let mut child = bin().args(&args).stdout(Stdio::piped()).spawn().unwrap();
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = Vec::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap() == 0 || line.starts_with("Press Ctrl+C") {
-                break;
-            }
-            banner.push(line);
-        }
-        let url = banner[0]
-            .trim()
-            .strip_prefix("Emulator listening on ")
-            .unwrap()
-            .to_string();
+        let child = EmulatorCommand::start(&args);
+        let (banner, url) = (&child.banner, &child.url);
         let text = banner.concat();
         assert!(
             text.contains(&format!(
@@ -932,8 +878,7 @@ fn emulator_banner_prints_a_command_line_that_works() {
             .args(["--output", "json"])
             .output()
             .unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(child);
         expect(&o, 0, &[]);
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v.as_array().unwrap().len(), 12);

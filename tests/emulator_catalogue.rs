@@ -6,13 +6,13 @@
 
 mod common;
 
+use common::cli::{bin, EmulatorCommand};
 use common::*;
 use mscommerce::emulator::{Catalogue, Emulator, EmulatorConfig};
 use mscommerce::ErrorKind;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const P: &str = "AllowSelfServicePurchase";
@@ -20,11 +20,10 @@ const P: &str = "AllowSelfServicePurchase";
 /// An emulator on a runtime of its own, so the blocking client below can
 /// call it from a test's runtime.
 fn start(catalogue: Catalogue) -> Emulator {
-    Emulator::start_background(EmulatorConfig {
+    background(EmulatorConfig {
         catalogue,
         ..Default::default()
     })
-    .expect("emulator starts")
 }
 
 /// An answer of the bare client.
@@ -591,20 +590,8 @@ fn dropped_connections_before_and_after_a_write() {
 #[test]
 fn the_cli_starts_the_catalogue_it_is_given() {
     for (list, products) in [("docs2025", 26), ("generated:40", 40)] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mscommerce"))
-            .args(["emulator", "--port", "0", "--seed-products", list])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("Emulator listening on ")
-            .unwrap_or_else(|| panic!("{first}"))
-            .to_string();
+        let child = EmulatorCommand::start(&["--port", "0", "--seed-products", list]);
+        let url = &child.url;
         let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
         let r = (|| -> std::io::Result<Value> {
             let mut stream = TcpStream::connect(("127.0.0.1", port))?;
@@ -617,13 +604,12 @@ fn the_cli_starts_the_catalogue_it_is_given() {
             let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
             Ok(serde_json::from_str(body).unwrap_or(Value::Null))
         })();
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(child);
         let r = r.unwrap();
         assert_eq!(r["catalogue"], list);
         assert_eq!(r["products"], products);
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_mscommerce"))
+    let o = bin()
         .args(["emulator", "--port", "0", "--seed-products", "docs2024"])
         .output()
         .unwrap();

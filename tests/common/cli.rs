@@ -1,18 +1,100 @@
 //! Running the `mscommerce` binary in tests: the command pointed at an
 //! emulator, what it printed, its exit status, and a run read as it goes.
 
+use super::{ADMIN, ADMIN_PASSWORD};
+use mscommerce::emulator::Emulator;
 use serde_json::Value;
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The environment variables the binary signs in with.
+const SIGN_IN_VARS: [&str; 4] = [
+    "MSCOMMERCE_ACCESS_TOKEN",
+    "MSCOMMERCE_CLIENT_SECRET",
+    "MSCOMMERCE_CERTIFICATE_PASSWORD",
+    "MSCOMMERCE_PASSWORD",
+];
+
+/// The binary with no credential from the environment.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mscommerce"));
+    for v in SIGN_IN_VARS {
+        c.env_remove(v);
+    }
+    c
+}
 
 /// The binary with no credential from the environment, pointed at `url`
 /// for the service and the identity platform.
 pub fn mscommerce(url: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mscommerce"));
-    c.env_remove("MSCOMMERCE_ACCESS_TOKEN")
-        .env_remove("MSCOMMERCE_CLIENT_SECRET")
-        .env_remove("MSCOMMERCE_PASSWORD")
-        .args(["--service-url", url, "--authority-host", url]);
+    let mut c = bin();
+    c.args(["--service-url", url, "--authority-host", url]);
     c
+}
+
+/// The emulator admin's password sign-in flags.
+pub fn admin() -> [&'static str; 4] {
+    ["--username", ADMIN, "--password", ADMIN_PASSWORD]
+}
+
+/// The binary pointed at the emulator, signed in as its admin (password).
+pub fn admin_command(emu: &Emulator) -> Command {
+    let mut c = mscommerce(&emu.url());
+    c.args(admin());
+    c
+}
+
+/// Against the emulator as its admin, JSON output.
+pub fn as_admin(emu: &Emulator, args: &[&str]) -> Output {
+    admin_command(emu)
+        .args(["--output", "json"])
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+/// `mscommerce emulator ARGS` running, its banner read (killed when
+/// dropped).
+pub struct EmulatorCommand {
+    pub child: Child,
+    /// The banner's lines, up to "Press Ctrl+C".
+    pub banner: Vec<String>,
+    /// The URL of its first line, "Emulator listening on URL".
+    pub url: String,
+}
+
+impl EmulatorCommand {
+    pub fn start(args: &[&str]) -> EmulatorCommand {
+        let mut child = bin()
+            .arg("emulator")
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut banner = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 || line.starts_with("Press Ctrl+C") {
+                break;
+            }
+            banner.push(line);
+        }
+        let first = banner.first().cloned().unwrap_or_default();
+        let url = first
+            .trim()
+            .strip_prefix("Emulator listening on ")
+            .unwrap_or_else(|| panic!("{first}"))
+            .to_string();
+        EmulatorCommand { child, banner, url }
+    }
+}
+
+impl Drop for EmulatorCommand {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 pub fn stderr(o: &Output) -> String {
@@ -54,7 +136,6 @@ pub struct Running {
 impl Running {
     /// Start `c` with stdout and stderr piped.
     pub fn start(c: &mut Command) -> Running {
-        use std::process::Stdio;
         let mut child = c
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

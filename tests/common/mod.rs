@@ -22,6 +22,12 @@ pub async fn emulator() -> Emulator {
         .expect("emulator starts")
 }
 
+/// An emulator on a runtime of its own, so that blocking clients and the
+/// CLI can call it from anywhere.
+pub fn background(config: EmulatorConfig) -> Emulator {
+    Emulator::start_background(config).expect("emulator starts")
+}
+
 /// Session options pointing at the emulator, with fast retries for tests.
 pub fn options(emu: &Emulator, extra: Value) -> String {
     let mut o = json!({
