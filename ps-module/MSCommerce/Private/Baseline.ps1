@@ -217,6 +217,8 @@ function script:Invoke-MSCommerceFileOrBulk {
     if ([string]::IsNullOrEmpty($activity)) {
         $activity = 'Updating product policies'
     }
+    # One tenant: the request's tenantId; several: a fleet run (Fleet.ps1).
+    $fleet = @($requests | Where-Object { Set-MSCommerceTenantField -Request $_ }).Count -gt 0
     if (-not [string]::IsNullOrEmpty([string]$Bound['OutFile'])) {
         $path = Resolve-MSCommerceFileSystemPath -Path ([string]$Bound['OutFile'])
         Export-MSCommerceBaselineFile -Caller $caller -Request $requests[0] -Path $path -Force:([bool]$Bound['Force']) -PassThru:([bool]$Bound['PassThru']) -TypeName $typeName
@@ -232,8 +234,9 @@ function script:Invoke-MSCommerceFileOrBulk {
         }
         $terminating = $true
     }
-    if (@($requests | Where-Object { Set-MSCommerceTenantField -Request $_ }).Count -gt 0) {
-        # Several tenants (Fleet.ps1): a baseline test reads, a baseline apply writes.
+    if ($fleet) {
+        # Several tenants (Fleet.ps1): a get (a listing, a baseline test) reads; a bulk change or a
+        # baseline apply writes.
         $operation = if ([string]$Bound['Operation'] -eq 'get') { 'get' } else { 'update' }
         foreach ($item in $requests) {
             Invoke-MSCommerceFleet -Caller $caller -Operation $operation -Request $item -TypeName $typeName -Activity $activity -TargetObject $target
@@ -241,7 +244,7 @@ function script:Invoke-MSCommerceFileOrBulk {
         return
     }
     if ([string]$Bound['Operation'] -ne 'bulk') {
-        Invoke-MSCommerceNative -Caller $caller -Operation ([string]$Bound['Operation']) -Request $requests -TypeName $typeName -TargetObject $target -Activity $activity -Terminating
+        Invoke-MSCommerceNative -Caller $caller -Operation ([string]$Bound['Operation']) -Request $requests -TypeName $typeName -TargetObject $target -Activity $activity -Terminating:$terminating
         return
     }
     foreach ($item in $requests) {

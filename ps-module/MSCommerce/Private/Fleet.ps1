@@ -1,4 +1,6 @@
-# Many tenants in one command (docs/fleet.md): -TenantId on Test- and Sync-MSCommerceBaseline. One
+# Many tenants in one command (docs/fleet.md): -TenantId on Test- and Sync-MSCommerceBaseline, on
+# Get-MSCommerceProductPolicies, Get-MSCommerceProductPolicy and Update-MSCommerceProductPolicy, and
+# (one tenant) on Get-MSCommercePolicies, Get-MSCommercePolicy and Export-MSCommerceBaseline. One
 # tenant is the request's tenantId (everything else as for the connection's own tenant); several are
 # a fleet request (tenants, tenantConcurrency) run through the library's steps like a bulk change
 # (Bulk.ps1: start, poll with a progress bar, cancel on Ctrl+C). Each product or drift row of a
@@ -254,9 +256,10 @@ function script:Select-MSCommerceApprovedTenant {
 function script:Invoke-MSCommerceFleet {
     <#
     .SYNOPSIS
-    A fleet request (several tenants): a baseline apply (update) or a baseline test (get). With
-    -WhatIf or -Confirm, a what-if plan first and ShouldProcess per tenant; then the run of the
-    approved tenants through the steps, and its per-tenant results.
+    A fleet request (several tenants): a baseline apply or bulk change (update), a baseline test or
+    a listing (get). For a bulk update with -WhatIf or -Confirm, a what-if plan first and
+    ShouldProcess per tenant; then the run of the approved tenants through the steps, and its
+    per-tenant results.
     #>
     [CmdletBinding()]
     param(
@@ -282,7 +285,9 @@ function script:Invoke-MSCommerceFleet {
     $failure = @{ Caller = $Caller; TargetObject = $TargetObject; Terminating = $true; Operation = $Operation }
     $steps = @{ Caller = $Caller; Activity = $Activity; TypeName = $TypeName; Failure = $failure }
     $report = @()
-    if ($Operation -eq 'update' -and (Test-MSCommerceShouldAsk -Caller $Caller)) {
+    # A single change (an offer type) has no what-if plan: the public function asked ShouldProcess.
+    $bulk = $null -ne $Request['productIds'] -or $null -ne $Request['baseline'] -or $null -ne $Request['allProducts']
+    if ($Operation -eq 'update' -and $bulk -and (Test-MSCommerceShouldAsk -Caller $Caller)) {
         $planned = Invoke-MSCommerceBulkSteps @steps -Request (Copy-MSCommerceRequest -Request $Request -Set @{ whatIf = $true }) -WhatIfPlan
         if ($null -eq $planned) {
             return

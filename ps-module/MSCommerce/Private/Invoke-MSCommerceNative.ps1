@@ -109,7 +109,10 @@ function script:Invoke-MSCommerceNative {
         [switch] $Terminating
     )
 
-    if ($Operation -eq 'bulk' -or -not [string]::IsNullOrEmpty($InFile) -or -not [string]::IsNullOrEmpty($OutFile)) {
+    # A request naming tenants (-TenantId, Fleet.ps1) goes the same way: one tenant becomes its
+    # tenantId, several a fleet run.
+    $tenants = @($Request | Where-Object { $null -ne $_['tenants'] }).Count -gt 0
+    if ($Operation -eq 'bulk' -or $tenants -or -not [string]::IsNullOrEmpty($InFile) -or -not [string]::IsNullOrEmpty($OutFile)) {
         Invoke-MSCommerceFileOrBulk -Bound $PSBoundParameters
         return
     }

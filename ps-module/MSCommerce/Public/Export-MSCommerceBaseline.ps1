@@ -37,6 +37,13 @@ function Export-MSCommerceBaseline {
     .PARAMETER Token
     An access token for this call alone, instead of the sign-in of Connect-MSCommerce.
 
+    .PARAMETER TenantId
+    One customer tenant to export: its id (a GUID) or a domain such as contoso.onmicrosoft.com, for
+    a partner (MSP) signed in once with Connect-MSCommerce at its own tenant (the multi-tenant app,
+    or the partner admin's delegated GDAP sign-in). Without it, the connection's own tenant. The
+    file's TenantId is that customer's, so Sync-MSCommerceBaseline applies it to that tenant only;
+    set TenantId to null in the file to use it as a template for several tenants.
+
     .EXAMPLE
     Export-MSCommerceBaseline -OtherProducts Disabled -Path baseline.json
 
@@ -48,6 +55,13 @@ function Export-MSCommerceBaseline {
     Export-MSCommerceBaseline -Path C:\MSCommerceGuard\baseline.json -Force -PassThru | Select-Object -ExpandProperty Products
 
     Overwrites the file and shows the products it lists.
+
+    .EXAMPLE
+    Export-MSCommerceBaseline -Path contoso.json -TenantId contoso.onmicrosoft.com -OtherProducts Disabled
+    Test-MSCommerceBaseline -Path contoso.json -TenantId contoso.onmicrosoft.com
+
+    An MSP saves a customer tenant's current values (the file names that tenant), to compare it
+    with them later.
 
     .INPUTS
     None.
@@ -84,7 +98,10 @@ function Export-MSCommerceBaseline {
         [switch] $PassThru,
 
         [Parameter()]
-        [string] $Token
+        [string] $Token,
+
+        # A customer tenant (Fleet.ps1: the request's tenantId).
+        [Parameter()] [ValidateNotNullOrEmpty()] [string] $TenantId
     )
 
     Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
@@ -93,6 +110,7 @@ function Export-MSCommerceBaseline {
         policyId      = $PolicyId
         otherProducts = $OtherProducts
         accessToken   = $Token
+        tenants       = $TenantId
     }
     Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -Request $request -OutFile $Path -Force:$Force -PassThru:$PassThru -TypeName 'MSCommerce.Baseline'
 }

@@ -11,6 +11,12 @@ function Get-MSCommercePolicies {
     .PARAMETER Token
     An access token for this call alone, instead of the sign-in of Connect-MSCommerce.
 
+    .PARAMETER TenantId
+    One customer tenant to read the policies of: its id (a GUID) or a domain such as
+    contoso.onmicrosoft.com, for a partner (MSP) signed in once with Connect-MSCommerce at its own
+    tenant (the multi-tenant app, or the partner admin's delegated GDAP sign-in). Without it, the
+    connection's own tenant. The output is the same objects.
+
     .EXAMPLE
     Get-MSCommercePolicies
 
@@ -20,6 +26,11 @@ function Get-MSCommercePolicies {
     Get-MSCommercePolicies | Select-Object -ExpandProperty PolicyId
 
     Lists only the policy ids.
+
+    .EXAMPLE
+    Get-MSCommercePolicies -TenantId contoso.onmicrosoft.com
+
+    An MSP lists the policies of a customer tenant and their default values there.
 
     .INPUTS
     None.
@@ -37,12 +48,16 @@ function Get-MSCommercePolicies {
     [OutputType('MSCommerce.Policy')]
     param(
         [Parameter(Position = 0)]
-        [string] $Token
+        [string] $Token,
+
+        # A customer tenant (Fleet.ps1: the request's tenantId).
+        [Parameter()] [ValidateNotNullOrEmpty()] [string] $TenantId
     )
 
     Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
     Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -TypeName 'MSCommerce.Policy' -Request @{
         resource    = 'policies'
         accessToken = $Token
+        tenants     = $TenantId
     }
 }

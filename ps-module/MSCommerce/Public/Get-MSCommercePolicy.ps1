@@ -14,11 +14,22 @@ function Get-MSCommercePolicy {
     .PARAMETER Token
     An access token for this call alone, instead of the sign-in of Connect-MSCommerce.
 
+    .PARAMETER TenantId
+    One customer tenant to read the policy of: its id (a GUID) or a domain such as
+    contoso.onmicrosoft.com, for a partner (MSP) signed in once with Connect-MSCommerce at its own
+    tenant (the multi-tenant app, or the partner admin's delegated GDAP sign-in). Without it, the
+    connection's own tenant. The output is the same objects.
+
     .EXAMPLE
     Get-MSCommercePolicy -PolicyId AllowSelfServicePurchase
 
     Shows the description of the AllowSelfServicePurchase policy and its default status, based on
     your organization.
+
+    .EXAMPLE
+    Get-MSCommercePolicy AllowSelfServicePurchase -TenantId 0b7c5e1a-0000-4000-8000-000000000001
+
+    An MSP reads the policy's default value in a customer tenant, given by its id.
 
     .INPUTS
     None.
@@ -43,7 +54,10 @@ function Get-MSCommercePolicy {
         [string] $PolicyId,
 
         [Parameter(Position = 1)]
-        [string] $Token
+        [string] $Token,
+
+        # A customer tenant (Fleet.ps1: the request's tenantId).
+        [Parameter()] [ValidateNotNullOrEmpty()] [string] $TenantId
     )
 
     Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
@@ -51,5 +65,6 @@ function Get-MSCommercePolicy {
         resource    = 'policy'
         policyId    = $PolicyId
         accessToken = $Token
+        tenants     = $TenantId
     }
 }

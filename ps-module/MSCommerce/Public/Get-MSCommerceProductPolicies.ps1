@@ -20,6 +20,20 @@ function Get-MSCommerceProductPolicies {
     .PARAMETER Scope
     The scope to list; the service lists products (scope=product) when it is not given.
 
+    .PARAMETER TenantId
+    The customer tenant(s) to list: tenant ids (GUIDs) or domains such as contoso.onmicrosoft.com,
+    for a partner (MSP) signed in once with Connect-MSCommerce at its own tenant (the multi-tenant
+    app's -ClientId with a secret or certificate, or the partner admin's delegated GDAP sign-in).
+    Without it, the connection's own tenant. One tenant: the output is as without it. Several
+    tenants: one listing per tenant, each product with a TenantId property first (PSTypeName
+    MSCommerce.TenantProductPolicy before MSCommerce.ProductPolicy, shown with a TenantId column),
+    the progress bar counts tenants, Ctrl+C stops the run, and a tenant that cannot be read (app not
+    consented, no role, not found) is a non-terminating error (ErrorId MSCommerce.Tenant.<Reason>,
+    the tenant as its target) while the other tenants go on.
+
+    .PARAMETER TenantThrottleLimit
+    With several -TenantId: how many tenants are read at once, 1 to 64 (default 4).
+
     .EXAMPLE
     Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase
 
@@ -35,11 +49,23 @@ function Get-MSCommerceProductPolicies {
 
     Disables self-service purchase for every product that still allows it.
 
+    .EXAMPLE
+    Get-MSCommerceProductPolicies -PolicyId AllowSelfServicePurchase -TenantId (Get-Content tenants.txt) | Where-Object PolicyValue -eq Enabled
+
+    An MSP lists, in every customer tenant of tenants.txt (one a line), the products that still
+    allow self-service purchase, with their tenant.
+
+    .EXAMPLE
+    Get-MSCommerceProductPolicies AllowSelfServicePurchase -TenantId contoso.onmicrosoft.com
+
+    Lists the products of one customer tenant (the same objects as for the partner's own tenant).
+
     .INPUTS
     None.
 
     .OUTPUTS
-    MSCommerce.ProductPolicy
+    MSCommerce.ProductPolicy (with several -TenantId, MSCommerce.TenantProductPolicy: the same with
+    TenantId)
 
     .LINK
     Get-MSCommerceProductPolicy
@@ -60,14 +86,21 @@ function Get-MSCommerceProductPolicies {
         [string] $Token,
 
         [Parameter()]
-        [string] $Scope
+        [string] $Scope,
+
+        # Customer tenants (Fleet.ps1), and how many of them are read at once.
+        [Parameter()] [ValidateNotNullOrEmpty()] [string[]] $TenantId,
+        [Parameter()] [ValidateRange(1, 64)] [int] $TenantThrottleLimit
     )
 
     Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
-    Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -TypeName 'MSCommerce.ProductPolicy' -TargetObject $PolicyId -Request @{
-        resource    = 'productPolicies'
-        policyId    = $PolicyId
-        scope       = $Scope
-        accessToken = $Token
+    Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -TypeName 'MSCommerce.ProductPolicy' -TargetObject $PolicyId -Activity 'Listing product policies' -Request @{
+        resource          = 'productPolicies'
+        policyId          = $PolicyId
+        scope             = $Scope
+        accessToken       = $Token
+        # One tenant becomes the request's tenantId (Fleet.ps1).
+        tenants           = $TenantId
+        tenantConcurrency = $(if ($PSBoundParameters.ContainsKey('TenantThrottleLimit')) { $TenantThrottleLimit } else { $null })
     }
 }

@@ -22,6 +22,20 @@ function Get-MSCommerceProductPolicy {
     .PARAMETER Token
     An access token for this call alone, instead of the sign-in of Connect-MSCommerce.
 
+    .PARAMETER TenantId
+    The customer tenant(s) to read: tenant ids (GUIDs) or domains, for a partner (MSP) signed in once
+    with Connect-MSCommerce at its own tenant (the multi-tenant app, or the partner admin's delegated
+    GDAP sign-in). Without it, the connection's own tenant. One tenant: the output is as without it.
+    Several tenants: the library reads this one product (or offer type) in each tenant (a fleet get
+    of the single-product resource, not a listing filtered afterwards); each object gets a TenantId
+    property first (PSTypeName MSCommerce.TenantProductPolicy, shown with a TenantId column), the
+    progress bar counts tenants, and a tenant where it cannot be read (app not consented, no role,
+    the tenant or the product not found) is a non-terminating error (ErrorId
+    MSCommerce.Tenant.<Reason>, the tenant as its target) while the other tenants go on.
+
+    .PARAMETER TenantThrottleLimit
+    With several -TenantId: how many tenants are read at once, 1 to 64 (default 4).
+
     .EXAMPLE
     Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N
 
@@ -32,11 +46,18 @@ function Get-MSCommerceProductPolicy {
 
     The same, with positional parameters.
 
+    .EXAMPLE
+    Get-MSCommerceProductPolicy AllowSelfServicePurchase CFQ7TTC0KP0N -TenantId (Get-Content tenants.txt) | Where-Object PolicyValue -ne Disabled | Select-Object TenantId, PolicyValue
+
+    An MSP lists the customer tenants of tenants.txt where Power Automate per user can still be
+    bought by users.
+
     .INPUTS
     None.
 
     .OUTPUTS
-    MSCommerce.ProductPolicy
+    MSCommerce.ProductPolicy (with several -TenantId, MSCommerce.TenantProductPolicy: the same with
+    TenantId)
 
     .LINK
     Get-MSCommerceProductPolicies
@@ -60,15 +81,21 @@ function Get-MSCommerceProductPolicy {
         [string] $OfferType,
 
         [Parameter(Position = 2)]
-        [string] $Token
+        [string] $Token,
+
+        # Customer tenants (Fleet.ps1), and how many of them are read at once.
+        [Parameter()] [ValidateNotNullOrEmpty()] [string[]] $TenantId,
+        [Parameter()] [ValidateRange(1, 64)] [int] $TenantThrottleLimit
     )
 
     Use-MSCommerceCallerPreference -Cmdlet $PSCmdlet
-    Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -TypeName 'MSCommerce.ProductPolicy' -Request @{
-        resource    = $(if ($PSCmdlet.ParameterSetName -eq 'OfferType') { 'offerTypePolicy' } else { 'productPolicy' })
-        policyId    = $PolicyId
-        productId   = $ProductId
-        offerType   = $OfferType
-        accessToken = $Token
+    Invoke-MSCommerceNative -Caller $PSCmdlet -Operation get -TypeName 'MSCommerce.ProductPolicy' -Activity 'Reading the product policy' -Request @{
+        resource          = $(if ($PSCmdlet.ParameterSetName -eq 'OfferType') { 'offerTypePolicy' } else { 'productPolicy' })
+        policyId          = $PolicyId
+        productId         = $ProductId
+        offerType         = $OfferType
+        accessToken       = $Token
+        tenants           = $TenantId
+        tenantConcurrency = $(if ($PSBoundParameters.ContainsKey('TenantThrottleLimit')) { $TenantThrottleLimit } else { $null })
     }
 }

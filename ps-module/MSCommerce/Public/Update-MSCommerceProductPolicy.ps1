@@ -52,6 +52,25 @@ function Update-MSCommerceProductPolicy {
     .PARAMETER Token
     An access token for this call alone, instead of the sign-in of Connect-MSCommerce.
 
+    .PARAMETER TenantId
+    The customer tenant(s) to change: tenant ids (GUIDs) or domains such as contoso.onmicrosoft.com,
+    for a partner (MSP) signed in once with Connect-MSCommerce at its own tenant (the multi-tenant
+    app's -ClientId with a secret or certificate: it needs admin consent in each customer tenant; or
+    the partner admin's delegated sign-in with GDAP access to each customer). Without it, the
+    connection's own tenant. One tenant: the output is as without it. Several tenants: every product
+    given (-ProductId, or the pipeline) is changed in each tenant as one bulk change per tenant (a
+    single product too: each object then has PreviousValue and Status); the objects get a TenantId
+    property first (PSTypeName MSCommerce.TenantProductPolicy, shown with a TenantId column), the
+    progress bar counts tenants, Ctrl+C stops the run (a tenant being written finishes, no further
+    tenant starts), and a tenant that cannot be reached (app not consented, no role, not found) is a
+    non-terminating error (ErrorId MSCommerce.Tenant.<Reason>, the tenant as its target) while the
+    other tenants go on. -WhatIf shows, and -Confirm asks, once per tenant that would change; a rerun
+    writes nothing. With -OfferType, the offer type is set in each tenant (one question for all).
+
+    .PARAMETER TenantThrottleLimit
+    With several -TenantId: how many tenants are changed at once, 1 to 64 (default 4). Each of them
+    writes up to -ThrottleLimit products at once.
+
     .EXAMPLE
     Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Enabled $True
 
@@ -94,12 +113,27 @@ function Update-MSCommerceProductPolicy {
     Disables every product but one, at most 4 writes at a time; the products that could not be set
     are in $failed (their ids in $failed.TargetObject) and can be tried again.
 
+    .EXAMPLE
+    $tenants = (Get-Content tenants.txt) -notmatch '^\s*(#|$)'
+    Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId CFQ7TTC0KP0N -Value Disabled -TenantId $tenants -TenantThrottleLimit 8 -ErrorVariable failed | Where-Object Status -eq Updated
+
+    An MSP disables self-service purchase of Power Automate per user in every customer tenant of
+    tenants.txt (one a line, # comments), eight tenants at a time, and shows the tenants where it
+    changed; the tenants that could not be reached are in $failed ($failed.TargetObject: their ids).
+
+    .EXAMPLE
+    Get-MSCommerceProductPolicies AllowSelfServicePurchase | Update-MSCommerceProductPolicy -Value Disabled -TenantId contoso.onmicrosoft.com, fabrikam.onmicrosoft.com -WhatIf
+
+    Shows, per customer tenant, how many of the partner tenant's products would be disabled there,
+    without changing anything.
+
     .INPUTS
     Objects with PolicyId and ProductId properties, such as the output of
     Get-MSCommerceProductPolicies.
 
     .OUTPUTS
-    MSCommerce.ProductPolicy
+    MSCommerce.ProductPolicy (with several -TenantId, MSCommerce.TenantProductPolicy: the same with
+    TenantId)
 
     .LINK
     Get-MSCommerceProductPolicies
@@ -139,7 +173,11 @@ function Update-MSCommerceProductPolicy {
         [int] $ThrottleLimit,
 
         [Parameter()]
-        [string] $Token
+        [string] $Token,
+
+        # Customer tenants (Fleet.ps1), and how many of them are changed at once.
+        [Parameter()] [ValidateNotNullOrEmpty()] [string[]] $TenantId,
+        [Parameter()] [ValidateRange(1, 64)] [int] $TenantThrottleLimit
     )
 
     begin {
@@ -156,13 +194,16 @@ function Update-MSCommerceProductPolicy {
         $change = if ($PSBoundParameters.ContainsKey('Value')) { "Set policy '$PolicyId' to '$Value'" } else { "Set policy '$PolicyId' to Enabled = '$Enabled'" }
         foreach ($target in $targets) {
             $request = @{
-                policyId    = [string]$PolicyId
-                productId   = $(if ($byOfferType) { $null } else { [string]$target })
-                offerType   = $(if ($byOfferType) { [string]$target } else { $null })
-                value       = $Value
-                enabled     = $(if ($PSBoundParameters.ContainsKey('Enabled')) { [string]$Enabled } else { $null })
-                concurrency = $(if ($PSBoundParameters.ContainsKey('ThrottleLimit')) { $ThrottleLimit } else { $null })
-                accessToken = $Token
+                policyId          = [string]$PolicyId
+                productId         = $(if ($byOfferType) { $null } else { [string]$target })
+                offerType         = $(if ($byOfferType) { [string]$target } else { $null })
+                value             = $Value
+                enabled           = $(if ($PSBoundParameters.ContainsKey('Enabled')) { [string]$Enabled } else { $null })
+                concurrency       = $(if ($PSBoundParameters.ContainsKey('ThrottleLimit')) { $ThrottleLimit } else { $null })
+                accessToken       = $Token
+                # One tenant becomes the request's tenantId; several, a fleet run (Fleet.ps1).
+                tenants           = $TenantId
+                tenantConcurrency = $(if ($PSBoundParameters.ContainsKey('TenantThrottleLimit')) { $TenantThrottleLimit } else { $null })
             }
             if ($byOfferType) {
                 if ($PSCmdlet.ShouldProcess("offer type '$target'", $change)) {
@@ -182,7 +223,8 @@ function Update-MSCommerceProductPolicy {
 
     end {
         $operation = 'update'
-        if ($seen.Count -eq 1) {
+        # Several tenants: always a bulk change (ShouldProcess per tenant, from its what-if plan).
+        if ($seen.Count -eq 1 -and @($TenantId).Count -lt 2) {
             # The single update of always (its answer has no PreviousValue or Status).
             $single = $products[0][0]
             $single.concurrency = $null
@@ -191,7 +233,7 @@ function Update-MSCommerceProductPolicy {
                 $requests.Add($single)
             }
         }
-        elseif ($seen.Count -gt 1) {
+        elseif ($seen.Count -ge 1) {
             # One bulk request per policy: the first product's request with every product's id.
             $operation = 'bulk'
             foreach ($group in $products.Values) {
