@@ -27,13 +27,79 @@ async fn token(
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
-fn app_form(secret: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("grant_type", "client_credentials".into()),
-        ("client_id", PARTNER_APP.client_id.into()),
-        ("client_secret", secret.into()),
-        ("scope", SCOPE.into()),
-    ]
+/// The module's password grant at the organizations endpoint.
+async fn password_grant(
+    http: &reqwest::Client,
+    emu: &Emulator,
+    username: &str,
+    password: &str,
+) -> (u16, Value) {
+    token(
+        http,
+        emu,
+        "organizations",
+        &[
+            ("grant_type", "password"),
+            ("client_id", mscommerce::auth::MODULE_CLIENT_ID),
+            ("username", username),
+            ("password", password),
+            ("scope", SCOPE),
+        ],
+    )
+    .await
+}
+
+/// The module's refresh token grant at `tenant`.
+async fn refresh_grant(
+    http: &reqwest::Client,
+    emu: &Emulator,
+    tenant: &str,
+    refresh_token: &str,
+) -> (u16, Value) {
+    token(
+        http,
+        emu,
+        tenant,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", mscommerce::auth::MODULE_CLIENT_ID),
+            ("refresh_token", refresh_token),
+            ("scope", SCOPE),
+        ],
+    )
+    .await
+}
+
+/// POST `body` to the emulator's control endpoint `path`; the status.
+async fn control_post(http: &reqwest::Client, emu: &Emulator, path: &str, body: Value) -> u16 {
+    http.post(format!("{}{path}", emu.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The partner's multi-tenant app at `tenant`, app-only with `secret`.
+async fn app_grant(
+    http: &reqwest::Client,
+    emu: &Emulator,
+    tenant: &str,
+    secret: &str,
+) -> (u16, Value) {
+    token(
+        http,
+        emu,
+        tenant,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", PARTNER_APP.client_id),
+            ("client_secret", secret),
+            ("scope", SCOPE),
+        ],
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,8 +144,8 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
     assert_eq!(listed["partner"]["appClientId"], PARTNER_APP.client_id);
 
     // Consented: a token for that tenant, with the app's role.
-    let form = app_form("emulator-partner-secret");
-    let (status, body) = token(&http, &emu, "A.EXAMPLE.COM", &form_ref(&form)).await;
+    let secret = "emulator-partner-secret";
+    let (status, body) = app_grant(&http, &emu, "A.EXAMPLE.COM", secret).await;
     assert_eq!(status, 200, "{body}");
     let access = body["access_token"].as_str().unwrap();
     let claims = mscommerce::auth::jwt::claims(access).unwrap();
@@ -102,30 +168,28 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
         .await
         .unwrap();
     assert_eq!(products["items"].as_array().unwrap().len(), 26);
-    let r = http
-        .post(format!(
-            "{}/_emulator/tenants/a.example.com/products",
-            emu.url()
-        ))
-        .json(&json!({"productId": "CFQ7TTC0LH2H", "policyValue": "Disabled"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let status = control_post(
+        &http,
+        &emu,
+        "/_emulator/tenants/a.example.com/products",
+        json!({"productId": "CFQ7TTC0LH2H", "policyValue": "Disabled"}),
+    )
+    .await;
+    assert_eq!(status, 200);
     let a = emu.tenant_products("a.example.com").unwrap();
     assert_eq!(a.iter().filter(|p| p.policy_value == "Disabled").count(), 1);
     // The built-in tenant is not the fleet's.
     assert!(emu.products().iter().all(|p| p.policy_value == "Enabled"));
 
     // A wrong secret, as the platform says it.
-    let (status, body) = token(&http, &emu, "a.example.com", &form_ref(&app_form("nope"))).await;
+    let (status, body) = app_grant(&http, &emu, "a.example.com", "nope").await;
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("invalid_client"))
     );
     assert_eq!(body["error_codes"][0], 7000215);
     // Not consented: AADSTS700016, naming the tenant's domain.
-    let (status, body) = token(&http, &emu, "b.example.com", &form_ref(&form)).await;
+    let (status, body) = app_grant(&http, &emu, "b.example.com", secret).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("unauthorized_client"))
@@ -136,20 +200,15 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
         .unwrap()
         .contains("was not found in the directory 'b.example.com'"));
     // No service principal any more: AADSTS7000229.
-    let (status, body) = token(
-        &http,
-        &emu,
-        "22222222-0000-4000-8000-000000000003",
-        &form_ref(&form),
-    )
-    .await;
+    let (status, body) =
+        app_grant(&http, &emu, "22222222-0000-4000-8000-000000000003", secret).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_client"))
     );
     assert_eq!(body["error_codes"][0], 7000229);
     // Not a tenant: AADSTS90002.
-    let (status, body) = token(&http, &emu, "nowhere.example.com", &form_ref(&form)).await;
+    let (status, body) = app_grant(&http, &emu, "nowhere.example.com", secret).await;
     assert_eq!(
         (status, body["error_codes"][0].as_u64()),
         (400, Some(90002))
@@ -157,19 +216,7 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
 
     // The partner admin's refresh token at a customer tenant: a token for
     // that tenant (no role where it has no access), and a new refresh token.
-    let (status, body) = token(
-        &http,
-        &emu,
-        "organizations",
-        &[
-            ("grant_type", "password"),
-            ("client_id", mscommerce::auth::MODULE_CLIENT_ID),
-            ("username", PARTNER_USER.upn),
-            ("password", PARTNER_USER.password),
-            ("scope", SCOPE),
-        ],
-    )
-    .await;
+    let (status, body) = password_grant(&http, &emu, PARTNER_USER.upn, PARTNER_USER.password).await;
     assert_eq!(status, 200, "{body}");
     let home = mscommerce::auth::jwt::claims(body["access_token"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -178,18 +225,7 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
     );
     let mut rt = body["refresh_token"].as_str().unwrap().to_string();
     for (tenant, status_of_listing) in [("a.example.com", 200), ("b.example.com", 403)] {
-        let (status, body) = token(
-            &http,
-            &emu,
-            tenant,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", mscommerce::auth::MODULE_CLIENT_ID),
-                ("refresh_token", &rt),
-                ("scope", SCOPE),
-            ],
-        )
-        .await;
+        let (status, body) = refresh_grant(&http, &emu, tenant, &rt).await;
         assert_eq!(status, 200, "{tenant}: {body}");
         rt = body["refresh_token"].as_str().unwrap().to_string();
         let r = http
@@ -201,52 +237,37 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
         assert_eq!(r.status().as_u16(), status_of_listing, "{tenant}");
     }
     // A user of another directory has no account there (AADSTS50020).
-    let (_, body) = token(
+    let (_, body) = password_grant(
         &http,
         &emu,
-        "organizations",
-        &[
-            ("grant_type", "password"),
-            ("client_id", mscommerce::auth::MODULE_CLIENT_ID),
-            ("username", "admin@contoso.onmicrosoft.com"),
-            ("password", "Emulator-Admin-1"),
-            ("scope", SCOPE),
-        ],
+        "admin@contoso.onmicrosoft.com",
+        "Emulator-Admin-1",
     )
     .await;
     let contoso_rt = body["refresh_token"].as_str().unwrap().to_string();
-    let (status, body) = token(
-        &http,
-        &emu,
-        "a.example.com",
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", mscommerce::auth::MODULE_CLIENT_ID),
-            ("refresh_token", &contoso_rt),
-            ("scope", SCOPE),
-        ],
-    )
-    .await;
+    let (status, body) = refresh_grant(&http, &emu, "a.example.com", &contoso_rt).await;
     assert_eq!(
         (status, body["error_codes"][0].as_u64()),
         (400, Some(50020))
     );
 
     // Replaced by POST; a reset rebuilds the fleet as configured.
-    let r = http
-        .post(format!("{}/_emulator/tenants", emu.url()))
-        .json(&json!({"generate": {"count": 3, "drifted": 3}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = http
-        .post(format!("{}/_emulator/tenants", emu.url()))
-        .json(&json!({"tenants": [{"tenantId": "not-a-guid"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let status = control_post(
+        &http,
+        &emu,
+        "/_emulator/tenants",
+        json!({"generate": {"count": 3, "drifted": 3}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let status = control_post(
+        &http,
+        &emu,
+        "/_emulator/tenants",
+        json!({"tenants": [{"tenantId": "not-a-guid"}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
     assert!(emu.tenant_products("a.example.com").is_none());
     assert_eq!(
         emu.tenant_products("tenant0003.onmicrosoft.com")
@@ -254,8 +275,4 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
             .len(),
         26
     );
-}
-
-fn form_ref<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
