@@ -19,21 +19,6 @@ BeforeAll {
         $mine = @($Rows | Where-Object { $_.TenantId -eq $Tenant })
         '{0} rows: {1} Updated, {2} Unchanged' -f $mine.Count, @($mine | Where-Object Status -eq 'Updated').Count, @($mine | Where-Object Status -eq 'Unchanged').Count
     }
-
-    # A new PowerShell process signed in as the partner app: its exit code and output lines (the
-    # host's "What if:" lines and errors among them). -Interactive: a -Confirm question reads its
-    # answer from the next line of $Command.
-    function Invoke-PartnerProcess([string] $Command, [switch] $Interactive) {
-        $manifest = $script:ManifestPath.Replace("'", "''")
-        $preamble = "Import-Module -Name '$manifest' -ErrorAction Stop`n" +
-            "`$secret = ConvertTo-SecureString -String '$($script:PartnerSecret)' -AsPlainText -Force`n" +
-            "Connect-MSCommerce -TenantId '$($script:PartnerTenant)' -ClientSecretCredential (New-Object System.Management.Automation.PSCredential -ArgumentList '$($script:PartnerApp)', `$secret) -ServiceUrl '$($script:TlsUrl)' -AuthorityHost '$($script:TlsUrl)' 6> `$null`n"
-        Invoke-TestPowerShell -InputText ($preamble + $Command) -Interactive:$Interactive -Environment @{
-            MSCOMMERCE_NATIVE_LIBRARY = $env:MSCOMMERCE_NATIVE_LIBRARY
-            MSCOMMERCE_CA_FILE        = $env:MSCOMMERCE_CA_FILE
-            NO_COLOR                  = '1'
-        }
-    }
 }
 
 AfterAll {

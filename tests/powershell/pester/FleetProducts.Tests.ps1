@@ -177,6 +177,31 @@ Describe 'Update-MSCommerceProductPolicy -TenantId' {
     }
 }
 
+Describe 'Update-MSCommerceProductPolicy -TenantId: -WhatIf and -Confirm per tenant (a new process)' {
+    BeforeEach {
+        Start-FleetTest
+    }
+
+    It '-WhatIf shows one line per tenant that would change; -Confirm asks per tenant and writes only in the confirmed ones' {
+        if ($script:FleetProblem) { return }
+        $update = "Update-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId $($script:Product) -Value Disabled -TenantId '$($script:Alpha)', '$($script:Bravo)', '$($script:Delta)'"
+        $shown = Invoke-PartnerProcess "$update -WhatIf"
+        # One "What if:" line per tenant that would change (bravo is Disabled already), nothing written.
+        $targets = @($shown.Output | Where-Object { $_ -like 'What if:*' } | ForEach-Object { ($_ -split 'on target ')[1] })
+        $targets | Should -Be @("`"tenant '$($script:Alpha)'`".", "`"tenant '$($script:Delta)'`".") -Because ($shown.Output -join "`n")
+        ($shown.Output -join "`n") | Should -Match ([regex]::Escape("Set policy 'AllowSelfServicePurchase' of 1 products ($($script:Product))"))
+        Get-Updates | Should -Be 0
+
+        # Yes for alpha, no for delta; bravo has nothing to change and is not asked about.
+        $run = Invoke-PartnerProcess -Interactive ("$update -Confirm | ForEach-Object { ""result `$(`$_.TenantId) `$(`$_.Status)"" }`nY`nN")
+        $text = $run.Output -join "`n"
+        @([regex]::Matches($text, 'result \S+ \w+') | ForEach-Object { $_.Value } | Sort-Object) | Should -Be @("result $($script:Bravo) Unchanged", "result $($script:Alpha) Updated") -Because $text
+        Get-TenantSummary $script:Alpha | Should -Be 'Disabled / 11 others Enabled / 1 writes'
+        Assert-Tenant $script:Delta -Value 'Enabled'
+        Get-Updates | Should -Be 1
+    }
+}
+
 Describe 'Export-MSCommerceBaseline -TenantId' {
     BeforeEach {
         Start-FleetTest -SignIn Connect-PartnerApp

@@ -104,6 +104,21 @@ function Assert-TenantError([object[]] $Errors, [string] $Tenant, [string] $Reas
     $mine[0].Exception.Message | Should -Match $Text
 }
 
+# A new PowerShell process signed in as the partner app: its exit code and output lines (the
+# host's "What if:" lines and errors among them). -Interactive: a -Confirm question reads its
+# answer from the next line of $Command.
+function Invoke-PartnerProcess([string] $Command, [switch] $Interactive) {
+    $manifest = $script:ManifestPath.Replace("'", "''")
+    $preamble = "Import-Module -Name '$manifest' -ErrorAction Stop`n" +
+        "`$secret = ConvertTo-SecureString -String '$($script:PartnerSecret)' -AsPlainText -Force`n" +
+        "Connect-MSCommerce -TenantId '$($script:PartnerTenant)' -ClientSecretCredential (New-Object System.Management.Automation.PSCredential -ArgumentList '$($script:PartnerApp)', `$secret) -ServiceUrl '$($script:TlsUrl)' -AuthorityHost '$($script:TlsUrl)' 6> `$null`n"
+    Invoke-TestPowerShell -InputText ($preamble + $Command) -Interactive:$Interactive -Environment @{
+        MSCOMMERCE_NATIVE_LIBRARY = $env:MSCOMMERCE_NATIVE_LIBRARY
+        MSCOMMERCE_CA_FILE        = $env:MSCOMMERCE_CA_FILE
+        NO_COLOR                  = '1'
+    }
+}
+
 # A test's start: skipped when the fleet cannot run here, else every tenant fresh and, with
 # -SignIn, that sign-in.
 function Start-FleetTest([string] $SignIn) {
