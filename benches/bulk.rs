@@ -9,12 +9,13 @@
 //! is shown).
 
 use mscommerce::bulk::DEFAULT_CONCURRENCY;
-use mscommerce::emulator::{Catalogue, Emulator, EmulatorConfig};
+use mscommerce::emulator::{Catalogue, EmulatorConfig};
 use mscommerce::log::CallLog;
-use mscommerce::Session;
 use serde_json::json;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+mod support;
 
 const PRODUCTS: usize = 40;
 const LATENCY_MS: u64 = 50;
@@ -29,30 +30,21 @@ struct Run {
 }
 
 fn main() {
-    let runs: usize = std::env::args()
-        .skip_while(|a| a != "--runs")
-        .nth(1)
+    let runs: usize = support::arg("--runs")
         .and_then(|n| n.parse().ok())
         .unwrap_or(5);
-    let emu = Emulator::start_background(EmulatorConfig {
+    let emu = support::emulator(EmulatorConfig {
         catalogue: Catalogue::Generated(PRODUCTS),
         latency_ms: LATENCY_MS,
         ..Default::default()
-    })
-    .expect("emulator");
+    });
     let url = emu.url();
     let token = emu.mint_token("admin", 3600);
-    // As the C ABI runs its calls: a runtime of 2 workers.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
 
     let one = |c: usize| -> Run {
         emu.reset();
-        let session =
-            Session::new(&json!({"serviceUrl": url, "authorityHost": url}).to_string()).unwrap();
+        let session = support::session(&url);
         let request = json!({"policyId": "AllowSelfServicePurchase", "allProducts": true,
             "value": "Disabled", "concurrency": c, "accessToken": token})
         .to_string();

@@ -2,29 +2,25 @@
 //! trip, and how many TCP connections one session opens for 100 calls.
 //! Run: `cargo bench --bench client`.
 
-use mscommerce::emulator::{Emulator, EmulatorConfig};
+mod support;
+
+use mscommerce::emulator::EmulatorConfig;
 use mscommerce::log::CallLog;
-use mscommerce::Session;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 const CALLS: u32 = 500;
 
 fn main() {
-    let emu = Emulator::start_background(EmulatorConfig::default()).expect("emulator");
+    let emu = support::emulator(EmulatorConfig::default());
     let url = emu.url();
     let token = emu.mint_token("admin", 3600);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let path = format!("{url}/v1.0/policies/AllowSelfServicePurchase/products?scope=product");
     let request = json!({"resource": "productPolicies", "policyId": "AllowSelfServicePurchase", "accessToken": token}).to_string();
 
     // Connections for 100 sequential calls of one fresh session.
-    let fresh =
-        Session::new(&json!({"serviceUrl": url, "authorityHost": url}).to_string()).unwrap();
+    let fresh = support::session(&url);
     let before = emu.stats().connections;
     rt.block_on(async {
         let log = CallLog::new();
@@ -64,8 +60,7 @@ fn main() {
         t.elapsed() / CALLS
     });
 
-    let session =
-        Session::new(&json!({"serviceUrl": url, "authorityHost": url}).to_string()).unwrap();
+    let session = support::session(&url);
     let ours = rt.block_on(async {
         let log = CallLog::new();
         for _ in 0..50 {

@@ -15,12 +15,14 @@
 use mscommerce::bulk::DEFAULT_CONCURRENCY;
 use mscommerce::emulator::directory::{PARTNER_APP, PARTNER_TENANT_DOMAIN};
 use mscommerce::emulator::fleet::{generated_tenant_id, FleetConfig, Generate};
-use mscommerce::emulator::{Emulator, EmulatorConfig};
+use mscommerce::emulator::EmulatorConfig;
 use mscommerce::fleet::DEFAULT_TENANT_CONCURRENCY;
 use mscommerce::log::CallLog;
 use mscommerce::Session;
 use serde_json::json;
 use std::time::{Duration, Instant};
+
+mod support;
 
 const TENANTS: usize = 200;
 const DRIFTED: usize = 100;
@@ -34,10 +36,6 @@ struct Run {
     connections: u64,
     peak: u64,
     updated: usize,
-}
-
-fn arg(name: &str) -> Option<String> {
-    std::env::args().skip_while(|a| a != name).nth(1)
 }
 
 /// Peak resident memory of this process (kB), from /proc/self/status.
@@ -62,16 +60,17 @@ fn physical_limit_ms(lanes: usize) -> f64 {
 }
 
 fn main() {
-    let runs: usize = arg("--runs").and_then(|n| n.parse().ok()).unwrap_or(1);
-    let levels: Vec<usize> = arg("--levels")
+    let runs: usize = support::arg("--runs")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let levels: Vec<usize> = support::arg("--levels")
         .map(|l| l.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![DEFAULT_TENANT_CONCURRENCY, 16, 32]);
-    let emu = Emulator::start_background(EmulatorConfig {
+    let emu = support::emulator(EmulatorConfig {
         tls: true,
         latency_ms: LATENCY_MS,
         ..Default::default()
-    })
-    .expect("emulator");
+    });
     let fleet = FleetConfig {
         generate: Some(Generate {
             count: TENANTS,
@@ -84,11 +83,7 @@ fn main() {
     std::fs::write(&ca, emu.ca_pem().expect("TLS")).unwrap();
     let url = emu.url();
     let tenants: Vec<String> = (1..=TENANTS).map(generated_tenant_id).collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let hwm_start = vm_hwm_kb();
 
     emu.set_tenants(fleet).expect("fleet");
