@@ -3,36 +3,36 @@
 //! `/_emulator/writes`, `/_emulator/faults`, `/_emulator/stats`).
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
+#[allow(unused_imports)]
+pub use common::{get, update, APP_ID, APP_SECRET, TENANT};
 use mscommerce::emulator::{Catalogue, Emulator, EmulatorConfig};
 use mscommerce::log::CallLog;
-use mscommerce::{Error, Session};
+use mscommerce::Session;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 pub const P: &str = "AllowSelfServicePurchase";
-pub const APP_ID: &str = "8f0e2a6c-5d3b-4c1e-9a7f-2b6d4e8c1a01";
-pub const APP_SECRET: &str = "emulator-app-secret";
-pub const TENANT: &str = "contoso.onmicrosoft.com";
 
 /// An emulator on a runtime of its own, as a service is on a machine of
 /// its own (its scheduling does not mix with the client's).
 pub async fn start(catalogue: Catalogue) -> Emulator {
-    Emulator::start_background(EmulatorConfig {
+    common::background(EmulatorConfig {
         catalogue,
         ..Default::default()
     })
-    .expect("emulator starts")
 }
 
 /// The same over TLS (sign-in with a client secret wants an https://
 /// authority), its CA trusted through `caCertificatePath`.
 pub async fn start_tls(catalogue: Catalogue) -> Emulator {
-    Emulator::start_background(EmulatorConfig {
+    common::background(EmulatorConfig {
         catalogue,
         tls: true,
         ..Default::default()
     })
-    .expect("emulator starts")
 }
 
 /// The emulator's CA as a file, when it serves TLS.
@@ -86,14 +86,6 @@ pub async fn with_secret(emu: &Emulator) -> Session {
     .await
     .expect("connect");
     s
-}
-
-pub async fn update(s: &Session, req: Value) -> Result<Value, Error> {
-    s.update(&req.to_string(), &CallLog::new()).await
-}
-
-pub async fn get(s: &Session, req: Value) -> Result<Value, Error> {
-    s.get(&req.to_string(), &CallLog::new()).await
 }
 
 /// A bulk update's results, with its log.
