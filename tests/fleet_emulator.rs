@@ -27,47 +27,22 @@ async fn token(
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
-/// The module's password grant at the organizations endpoint.
-async fn password_grant(
-    http: &reqwest::Client,
-    emu: &Emulator,
-    username: &str,
-    password: &str,
-) -> (u16, Value) {
-    token(
-        http,
-        emu,
-        "organizations",
-        &[
-            ("grant_type", "password"),
-            ("client_id", mscommerce::auth::MODULE_CLIENT_ID),
-            ("username", username),
-            ("password", password),
-            ("scope", SCOPE),
-        ],
-    )
-    .await
-}
-
-/// The module's refresh token grant at `tenant`.
-async fn refresh_grant(
+/// The module's own grant at `tenant`: `grant_type` with `fields`, the
+/// module's client id and the scope.
+async fn module_grant(
     http: &reqwest::Client,
     emu: &Emulator,
     tenant: &str,
-    refresh_token: &str,
+    grant_type: &str,
+    fields: &[(&str, &str)],
 ) -> (u16, Value) {
-    token(
-        http,
-        emu,
-        tenant,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", mscommerce::auth::MODULE_CLIENT_ID),
-            ("refresh_token", refresh_token),
-            ("scope", SCOPE),
-        ],
-    )
-    .await
+    let mut form = vec![
+        ("grant_type", grant_type),
+        ("client_id", mscommerce::auth::MODULE_CLIENT_ID),
+    ];
+    form.extend_from_slice(fields);
+    form.push(("scope", SCOPE));
+    token(http, emu, tenant, &form).await
 }
 
 /// POST `body` to the emulator's control endpoint `path`; the status.
@@ -79,6 +54,14 @@ async fn control_post(http: &reqwest::Client, emu: &Emulator, path: &str, body: 
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// The platform's refusal: the HTTP status, `error` and the first of
+/// `error_codes`.
+#[track_caller]
+fn assert_refused(status: u16, body: &Value, http_status: u16, error: &str, code: u64) {
+    assert_eq!((status, body["error"].as_str()), (http_status, Some(error)));
+    assert_eq!(body["error_codes"][0], code);
 }
 
 /// The partner's multi-tenant app at `tenant`, app-only with `secret`.
@@ -183,18 +166,10 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
 
     // A wrong secret, as the platform says it.
     let (status, body) = app_grant(&http, &emu, "a.example.com", "nope").await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client"))
-    );
-    assert_eq!(body["error_codes"][0], 7000215);
+    assert_refused(status, &body, 401, "invalid_client", 7000215);
     // Not consented: AADSTS700016, naming the tenant's domain.
     let (status, body) = app_grant(&http, &emu, "b.example.com", secret).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("unauthorized_client"))
-    );
-    assert_eq!(body["error_codes"][0], 700016);
+    assert_refused(status, &body, 400, "unauthorized_client", 700016);
     assert!(body["error_description"]
         .as_str()
         .unwrap()
@@ -202,11 +177,7 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
     // No service principal any more: AADSTS7000229.
     let (status, body) =
         app_grant(&http, &emu, "22222222-0000-4000-8000-000000000003", secret).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_client"))
-    );
-    assert_eq!(body["error_codes"][0], 7000229);
+    assert_refused(status, &body, 400, "invalid_client", 7000229);
     // Not a tenant: AADSTS90002.
     let (status, body) = app_grant(&http, &emu, "nowhere.example.com", secret).await;
     assert_eq!(
@@ -216,7 +187,17 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
 
     // The partner admin's refresh token at a customer tenant: a token for
     // that tenant (no role where it has no access), and a new refresh token.
-    let (status, body) = password_grant(&http, &emu, PARTNER_USER.upn, PARTNER_USER.password).await;
+    let (status, body) = module_grant(
+        &http,
+        &emu,
+        "organizations",
+        "password",
+        &[
+            ("username", PARTNER_USER.upn),
+            ("password", PARTNER_USER.password),
+        ],
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let home = mscommerce::auth::jwt::claims(body["access_token"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -225,7 +206,14 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
     );
     let mut rt = body["refresh_token"].as_str().unwrap().to_string();
     for (tenant, status_of_listing) in [("a.example.com", 200), ("b.example.com", 403)] {
-        let (status, body) = refresh_grant(&http, &emu, tenant, &rt).await;
+        let (status, body) = module_grant(
+            &http,
+            &emu,
+            tenant,
+            "refresh_token",
+            &[("refresh_token", &rt)],
+        )
+        .await;
         assert_eq!(status, 200, "{tenant}: {body}");
         rt = body["refresh_token"].as_str().unwrap().to_string();
         let r = http
@@ -237,15 +225,26 @@ async fn a_fleet_from_a_file_and_the_platforms_answers_per_tenant() {
         assert_eq!(r.status().as_u16(), status_of_listing, "{tenant}");
     }
     // A user of another directory has no account there (AADSTS50020).
-    let (_, body) = password_grant(
+    let (_, body) = module_grant(
         &http,
         &emu,
-        "admin@contoso.onmicrosoft.com",
-        "Emulator-Admin-1",
+        "organizations",
+        "password",
+        &[
+            ("username", "admin@contoso.onmicrosoft.com"),
+            ("password", "Emulator-Admin-1"),
+        ],
     )
     .await;
     let contoso_rt = body["refresh_token"].as_str().unwrap().to_string();
-    let (status, body) = refresh_grant(&http, &emu, "a.example.com", &contoso_rt).await;
+    let (status, body) = module_grant(
+        &http,
+        &emu,
+        "a.example.com",
+        "refresh_token",
+        &[("refresh_token", &contoso_rt)],
+    )
+    .await;
     assert_eq!(
         (status, body["error_codes"][0].as_u64()),
         (400, Some(50020))
