@@ -25,8 +25,9 @@ function Get-MSCommerceProductPolicies {
     for a partner (MSP) signed in once with Connect-MSCommerce at its own tenant (the multi-tenant
     app's -ClientId with a secret or certificate, or the partner admin's delegated GDAP sign-in).
     Without it, the connection's own tenant. One tenant: the output is as without it. Several
-    tenants: one listing per tenant, each product with a TenantId property first (PSTypeName
-    MSCommerce.TenantProductPolicy before MSCommerce.ProductPolicy, shown with a TenantId column),
+    tenants: one listing per tenant, each product with a TenantId property first (PSTypeNames
+    MSCommerce.TenantProductPolicy#Listing and MSCommerce.TenantProductPolicy before
+    MSCommerce.ProductPolicy, shown with a TenantId column),
     the progress bar counts tenants, Ctrl+C stops the run, and a tenant that cannot be read (app not
     consented, no role, not found) is a non-terminating error (ErrorId MSCommerce.Tenant.<Reason>,
     the tenant as its target) while the other tenants go on.
@@ -64,8 +65,8 @@ function Get-MSCommerceProductPolicies {
     None.
 
     .OUTPUTS
-    MSCommerce.ProductPolicy (with several -TenantId, MSCommerce.TenantProductPolicy: the same with
-    TenantId)
+    MSCommerce.ProductPolicy (with several -TenantId, MSCommerce.TenantProductPolicy#Listing: the same
+    with TenantId)
 
     .LINK
     Get-MSCommerceProductPolicy

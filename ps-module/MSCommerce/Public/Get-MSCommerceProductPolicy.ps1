@@ -28,7 +28,8 @@ function Get-MSCommerceProductPolicy {
     GDAP sign-in). Without it, the connection's own tenant. One tenant: the output is as without it.
     Several tenants: the library reads this one product (or offer type) in each tenant (a fleet get
     of the single-product resource, not a listing filtered afterwards); each object gets a TenantId
-    property first (PSTypeName MSCommerce.TenantProductPolicy, shown with a TenantId column), the
+    property first (PSTypeNames MSCommerce.TenantProductPolicy#Listing and
+    MSCommerce.TenantProductPolicy, shown with a TenantId column), the
     progress bar counts tenants, and a tenant where it cannot be read (app not consented, no role,
     the tenant or the product not found) is a non-terminating error (ErrorId
     MSCommerce.Tenant.<Reason>, the tenant as its target) while the other tenants go on.
@@ -56,8 +57,8 @@ function Get-MSCommerceProductPolicy {
     None.
 
     .OUTPUTS
-    MSCommerce.ProductPolicy (with several -TenantId, MSCommerce.TenantProductPolicy: the same with
-    TenantId)
+    MSCommerce.ProductPolicy (with several -TenantId, MSCommerce.TenantProductPolicy#Listing: the same
+    with TenantId)
 
     .LINK
     Get-MSCommerceProductPolicies

@@ -52,10 +52,10 @@ Describe 'Get-MSCommerceProductPolicies -TenantId (the partner app''s secret at 
         $bravo = @($rows | Where-Object TenantId -eq $script:Bravo)
         $bravo | Should -HaveCount 12
         @($bravo | Where-Object PolicyValue -ne 'Disabled') | Should -HaveCount 0
-        @($rows[0].PSObject.TypeNames)[0..1] | Should -Be @('MSCommerce.TenantProductPolicy', 'MSCommerce.ProductPolicy')
+        @($rows[0].PSObject.TypeNames)[0..2] | Should -Be @('MSCommerce.TenantProductPolicy#Listing', 'MSCommerce.TenantProductPolicy', 'MSCommerce.ProductPolicy')
+        ($rows | Out-String -Width 200) | Should -Match 'TenantId\s+PolicyValue\s+ProductId\s+PolicyId\s+ProductName'
         @($rows[0].PSObject.Properties.Name)[0] | Should -Be 'TenantId'
         $rows[0].PolicyId | Should -Be 'AllowSelfServicePurchase'
-        ($rows | Out-String -Width 200) | Should -Match 'TenantId\s+ProductId\s+ProductName'
 
         @($failed) | Should -HaveCount 2
         Assert-TenantError $failed $script:Charlie 'NotConsented' 'PermissionDenied' 'Get-MSCommerceProductPolicies' 'AADSTS700016'
@@ -94,7 +94,7 @@ Describe 'Get-MSCommerceProductPolicy, Get-MSCommercePolicies and Get-MSCommerce
         Set-AlphaProduct 'Disabled'
         $rows = @(Get-MSCommerceProductPolicy -PolicyId AllowSelfServicePurchase -ProductId $script:Product -TenantId $script:Alpha, $script:Echo, $script:Bravo -ErrorAction SilentlyContinue -ErrorVariable failed)
         @($rows | ForEach-Object { '{0} {1} {2}' -f $_.TenantId, $_.ProductId, $_.PolicyValue }) | Should -Be @("$($script:Alpha) $($script:Product) Disabled", "$($script:Bravo) $($script:Product) Disabled")
-        @($rows[0].PSObject.TypeNames)[0] | Should -Be 'MSCommerce.TenantProductPolicy'
+        @($rows[0].PSObject.TypeNames)[0..1] | Should -Be @('MSCommerce.TenantProductPolicy#Listing', 'MSCommerce.TenantProductPolicy')
         @($failed) | Should -HaveCount 1
         Assert-TenantError $failed $script:Echo 'Forbidden' 'PermissionDenied' 'Get-MSCommerceProductPolicy' 'HTTP 403'
 
