@@ -124,9 +124,9 @@ function script:ConvertTo-MSCommerceTenantRow {
     <#
     .SYNOPSIS
     The product or drift rows of one tenant as output objects: TenantId first, then each row's
-    properties; the PSTypeNames MSCommerce.Tenant<Name> (preceded by MSCommerce.Tenant<Name>#Listing
-    for a row that reports no change), then the single-tenant one. (One call per tenant, no cmdlet
-    per row: 200 tenants of 26 products are 5200 rows.)
+    properties; the PSTypeNames MSCommerce.Tenant<Name>, then the single-tenant one; a product row
+    that reports no change (a listing) has MSCommerce.TenantProductPolicy#Listing before them.
+    (One call per tenant, no cmdlet per row: 200 tenants of 26 products are 5200 rows.)
     #>
     [CmdletBinding()]
     param(
@@ -154,8 +154,8 @@ function script:ConvertTo-MSCommerceTenantRow {
         }
         if ($null -ne $tenantType) {
             $row.PSObject.TypeNames.Insert(0, $tenantType)
-            if ($null -eq $entry.PSObject.Properties['Status']) {
-                # A listing (nothing was changed): its own view, without PreviousValue and Status.
+            if ($TypeName -eq 'MSCommerce.ProductPolicy' -and $null -eq $entry.PSObject.Properties['Status']) {
+                # A product listing (nothing was changed): its own view, without PreviousValue and Status.
                 $row.PSObject.TypeNames.Insert(0, "$tenantType#Listing")
             }
         }
