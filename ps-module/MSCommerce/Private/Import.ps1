@@ -19,30 +19,16 @@ function Get-MSCommerceRuntimeIdentifier {
 
     # Windows PowerShell 5.1 has no $IsWindows/$IsLinux/$IsMacOS: there, it is Windows. An absent
     # variable reads as $null, with no error in $Error: the module's scope has strict mode off.
-    # Plain variables and operators, few .NET calls: each new kind of call costs milliseconds the
-    # first time in a process, and this runs at import.
-    $onWindows = $IsWindows
-    $onLinux = $IsLinux
-    $onMacOS = $IsMacOS
-    if ($null -eq $onWindows) {
-        $onWindows = $true
+    # Short, with plain variables and operators: this runs at import, where each new kind of .NET
+    # call and each line of a function called the first time cost (benches/module-import.sh).
+    if ($null -eq $IsWindows -or $IsWindows) {
+        $os, $fileName = 'win', 'mscommerce.dll'
     }
-
-    if ($onWindows) {
-        $os = 'win'
-        $fileName = 'mscommerce.dll'
-    }
-    elseif ($onMacOS) {
-        $os = 'osx'
-        $fileName = 'libmscommerce.dylib'
-    }
-    elseif ($onLinux) {
-        $os = 'linux'
-        $fileName = 'libmscommerce.so'
+    elseif ($IsMacOS) {
+        $os, $fileName = 'osx', 'libmscommerce.dylib'
     }
     else {
-        $os = 'linux'
-        $fileName = 'libmscommerce.so'
+        $os, $fileName = 'linux', 'libmscommerce.so'
     }
 
     # RuntimeInformation exists on .NET Framework 4.7.1+ and every .NET (Core); older Windows
@@ -133,23 +119,48 @@ function Resolve-MSCommerceNativeLibrary {
     }
 
     if (-not [System.IO.File]::Exists($candidate)) {
-        $message = "MSCommerce: the native library for this platform ($($runtime.Rid)) was not found at '$candidate', named by $source. "
-        $runtimes = [System.IO.Path]::Combine($ModuleRoot, 'runtimes')
-        if ($source -ne 'the MSCOMMERCE_NATIVE_LIBRARY environment variable' -and [System.IO.Directory]::Exists($runtimes) -and
-            -not [System.IO.Directory]::Exists([System.IO.Path]::Combine($runtimes, $runtime.Rid))) {
-            # A package built elsewhere (the release zip ships Linux x64 and Windows x64/x86).
-            $shipped = @([System.IO.Directory]::GetDirectories($runtimes) | ForEach-Object { [System.IO.Path]::GetFileName($_) } | Sort-Object)
-            $message += "This copy of the module ships no library for $($runtime.Rid) (it has: $($shipped -join ', ')). " +
-                "Build one on this machine from the source with ./build.sh (macOS, Linux; needs Rust) or build.ps1 (Windows), " +
-                'then import the module it stages, or set MSCOMMERCE_NATIVE_LIBRARY to the full path of the built library.'
-        }
-        else {
-            $message += "Build the library and stage the module with build.ps1 or build.sh (they copy $($runtime.FileName) into runtimes/$($runtime.Rid)/native/), " +
-                'or set MSCOMMERCE_NATIVE_LIBRARY to the full path of a built library.'
-        }
-        throw (New-Object System.IO.FileNotFoundException -ArgumentList $message, $candidate)
+        throw (New-MSCommerceLibraryNotFoundException -ModuleRoot $ModuleRoot -Runtime $runtime -Path $candidate -Source $source)
     }
     [System.IO.Path]::GetFullPath($candidate)
+}
+
+function New-MSCommerceLibraryNotFoundException {
+    <#
+    .SYNOPSIS
+    Why the native library is missing and how to get one. (Its own function: a function's whole
+    body is compiled at its first call, and this one is needed only when the import fails.)
+    #>
+    [CmdletBinding()]
+    [OutputType([System.IO.FileNotFoundException])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $ModuleRoot,
+
+        [Parameter(Mandatory = $true)]
+        [hashtable] $Runtime,
+
+        [Parameter(Mandatory = $true)]
+        [string] $Path,
+
+        [Parameter(Mandatory = $true)]
+        [string] $Source
+    )
+
+    $message = "MSCommerce: the native library for this platform ($($Runtime.Rid)) was not found at '$Path', named by $Source. "
+    $runtimes = [System.IO.Path]::Combine($ModuleRoot, 'runtimes')
+    if ($Source -ne 'the MSCOMMERCE_NATIVE_LIBRARY environment variable' -and [System.IO.Directory]::Exists($runtimes) -and
+        -not [System.IO.Directory]::Exists([System.IO.Path]::Combine($runtimes, $Runtime.Rid))) {
+        # A package built elsewhere (the release zip ships Linux x64 and Windows x64/x86).
+        $shipped = @([System.IO.Directory]::GetDirectories($runtimes) | ForEach-Object { [System.IO.Path]::GetFileName($_) } | Sort-Object)
+        $message += "This copy of the module ships no library for $($Runtime.Rid) (it has: $($shipped -join ', ')). " +
+            "Build one on this machine from the source with ./build.sh (macOS, Linux; needs Rust) or build.ps1 (Windows), " +
+            'then import the module it stages, or set MSCOMMERCE_NATIVE_LIBRARY to the full path of the built library.'
+    }
+    else {
+        $message += "Build the library and stage the module with build.ps1 or build.sh (they copy $($Runtime.FileName) into runtimes/$($Runtime.Rid)/native/), " +
+            'or set MSCOMMERCE_NATIVE_LIBRARY to the full path of a built library.'
+    }
+    New-Object System.IO.FileNotFoundException -ArgumentList $message, $Path
 }
 
 function Initialize-MSCommerceNative {
